@@ -1,0 +1,1 @@
+"""An example third-party qembed plugin: the ``cosine_ramp`` schedule."""

@@ -1,0 +1,18 @@
+"""The plugin's own tests: qembed's contract checks on its schedule."""
+
+import pytest
+
+from qembed import plugins
+from qembed.testing import check_schedule
+from qembed_cosine_schedule.plugin import CosineRampSchedule
+
+
+@pytest.mark.parametrize("power", [0.5, 1.0, 3.0])
+def test_cosine_ramp_honours_the_schedule_contract(power):
+    check_schedule(CosineRampSchedule, power=power)
+
+
+def test_qembed_finds_the_schedule_by_name():
+    schedule = plugins.create("schedules", "cosine_ramp", power=2.0)
+    assert isinstance(schedule, CosineRampSchedule)
+    assert plugins.available("schedules")["cosine_ramp"].distribution == "qembed-cosine-schedule"

@@ -1,0 +1,96 @@
+"""``qembed plugins``: every component of every kind, where it came from, and the
+plugins that failed to load."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from typing import Any
+
+from qembed.plugins import KINDS, PluginRegistry, PluginWarning, default_registry
+
+EPILOG = """examples:
+  qembed plugins
+  qembed plugins --json | python -m json.tool
+  QEMBED_DISABLE_PLUGIN_AUTOLOAD=1 qembed plugins   built-ins only
+
+A broken third-party plugin is listed under "failed plugins"; the command still
+exits 0 so that the listing is always available.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "plugins",
+        help="list schedules, losses, optimizers, ... and the plugins that supplied them",
+        description="List every registered component by kind, with the distribution and "
+        "version that supplied it, and the plugins that failed to load.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(run=run)
+
+
+def collect(registry: PluginRegistry) -> dict[str, Any]:
+    """Everything the listing shows, as plain data."""
+    with warnings.catch_warnings():  # failures are part of the listing itself
+        warnings.simplefilter("ignore", PluginWarning)
+        registry.load_entry_points()
+    kinds: dict[str, list[dict[str, Any]]] = {}
+    for kind in KINDS:
+        registrations = registry.registrations(kind)
+        names = [reg.name for reg in registrations]
+        kinds[kind] = [
+            {
+                "name": reg.name,
+                "distribution": reg.distribution,
+                "version": reg.version,
+                "plugin": reg.source.plugin_name,
+                "summary": reg.summary,
+                "conflict": names.count(reg.name) > 1,
+            }
+            for reg in registrations
+        ]
+    failures = [
+        {
+            "distribution": failure.source.distribution,
+            "version": failure.source.version,
+            "entry_point": failure.source.entry_point,
+            "error": failure.error,
+        }
+        for failure in registry.failures()
+    ]
+    return {"kinds": kinds, "failures": failures}
+
+
+def render(listing: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for kind, entries in listing["kinds"].items():
+        lines.append(f"{kind} ({len(entries)})")
+        if not entries:
+            lines.append(f"  no {kind} registered")
+        width = max((len(e["name"]) for e in entries), default=0)
+        for entry in entries:
+            supplier = (
+                f"{entry['distribution']} {entry['version']}"
+                if entry["distribution"]
+                else "registered in code"
+            )
+            flag = "  [CONFLICT: name claimed twice]" if entry["conflict"] else ""
+            lines.append(f"  {entry['name']:<{width}}  {supplier:<20}  {entry['summary']}{flag}".rstrip())
+    if listing["failures"]:
+        lines.append(f"failed plugins ({len(listing['failures'])})")
+        for failure in listing["failures"]:
+            lines.append(
+                f"  {failure['distribution']} {failure['version']} "
+                f"({failure['entry_point']}): {failure['error']}"
+            )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    listing = collect(default_registry())
+    print(json.dumps(listing, indent=2) if args.json else render(listing))
+    return 0
