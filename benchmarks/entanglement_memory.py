@@ -1,0 +1,80 @@
+"""Peak memory of one forward + backward pass of ``EntanglementLayer``: dense
+(all T^2 pairs) against sparse (top-k partners per token).
+
+Each measurement runs in a fresh interpreter so allocator caches from one mode
+cannot hide the other's peak. On CUDA the peak is ``torch.cuda.max_memory_allocated``;
+on the CPU it is the growth of the process's peak resident set size (``ru_maxrss``)
+during the pass. Modes are interleaved over repetitions and the medians reported.
+
+    python benchmarks/entanglement_memory.py --length 1024 --top-k 16 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+MEASURE = r"""
+import json, resource, sys, torch
+from torch import nn
+from qembed.nn import EntanglementLayer
+mode, length, top_k, dim, states, batch, device = sys.argv[1:8]
+length, top_k, dim, states, batch = map(int, (length, top_k, dim, states, batch))
+torch.manual_seed(0)
+layer = EntanglementLayer(dim, states, mode=mode, top_k=top_k).to(device)
+def inputs(n):
+    hidden = torch.randn(batch, n, dim, device=device, requires_grad=True)
+    amplitudes = nn.functional.normalize(torch.randn(batch, n, states, device=device), dim=-1)
+    return hidden, amplitudes
+def step(n):
+    hidden, amplitudes = inputs(n)
+    out = layer(hidden, amplitudes)
+    (out.hidden_states.square().mean() + out.entanglement.mean()).backward()
+step(8)  # warm up kernels and the allocator at a tiny size
+if device == "cuda":
+    torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    step(length); torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - base
+else:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step(length)
+    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+print(json.dumps({"peak_bytes": peak}))
+"""
+
+
+def measure(mode: str, args: argparse.Namespace) -> float:
+    command = [sys.executable, "-c", MEASURE, mode, str(args.length), str(args.top_k), str(args.dim),
+               str(args.states), str(args.batch), args.device]
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"] / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--length", type=int, default=1024)
+    parser.add_argument("--top-k", type=int, default=16)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--states", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    peaks: dict[str, list[float]] = {"dense": [], "sparse": []}
+    for _ in range(args.repeats):
+        for mode in peaks:
+            peaks[mode].append(measure(mode, args))
+    dense, sparse = (statistics.median(peaks[m]) for m in ("dense", "sparse"))
+    print(f"T={args.length} k={args.top_k} D={args.dim} K={args.states} batch={args.batch} on {args.device}, "
+          f"median of {args.repeats}")
+    print(f"dense : {dense:8.1f} MiB peak")
+    print(f"sparse: {sparse:8.1f} MiB peak")
+    print(f"dense / sparse: {dense / sparse:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

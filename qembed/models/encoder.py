@@ -1,0 +1,101 @@
+"""The shared backbone of qembed's models: quantum embeddings, entanglement, and
+a small Transformer encoder, with optional gradient checkpointing."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from qembed.nn.embeddings import QuantumEmbeddings, SuperposedEmbedding
+from qembed.nn.entanglement import EntanglementLayer, EntanglementOutput
+from qembed.nn.measures import masked_mean, sense_entropy, superposition_coherence
+from qembed.nn.validation import check_sequence_length
+
+
+class EncodedBatch(NamedTuple):
+    hidden_states: Tensor  # [B, T, D] after the encoder's final norm
+    attention_mask: Tensor  # [B, T] bool
+    superposed: SuperposedEmbedding
+    entangled: EntanglementOutput
+
+    def quantum_fields(self) -> dict[str, Tensor]:
+        """Per-example measures and per-token detail for :class:`QuantumOutput`."""
+        mask = self.attention_mask
+        return {
+            "uncertainty": masked_mean(sense_entropy(self.superposed.probabilities, mask), mask),
+            "superposition": masked_mean(superposition_coherence(self.superposed.amplitudes, mask), mask),
+            "entanglement": masked_mean(self.entangled.entanglement, self.entangled.pair_mask, dim=(-2, -1)),
+            "hidden_states": self.hidden_states,
+            "sense_probabilities": self.superposed.probabilities,
+            "sense_weights": self.superposed.weights,
+            "pair_entanglement": self.entangled.entanglement,
+            "pair_mask": self.entangled.pair_mask,
+            "attention_mask": mask,
+        }
+
+
+class QuantumEncoder(nn.Module):
+    """``QuantumEmbeddings`` + learned positions -> ``EntanglementLayer`` ->
+    ``num_layers`` pre-norm Transformer blocks -> final layer norm."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 64,
+        num_states: int = 4,
+        num_layers: int = 2,
+        num_heads: int = 4,
+        max_length: int = 512,
+        entanglement: str = "dense",
+        top_k: int = 16,
+        dropout: float = 0.1,
+        collapse_strategy: Any = "context_aware",
+        context_window: int | None = None,
+        eval_collapse: bool = True,
+    ) -> None:
+        super().__init__()
+        if embedding_dim % num_heads:
+            raise ValueError(f"embedding_dim={embedding_dim} must be divisible by num_heads={num_heads}")
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+            raise ValueError(f"max_length must be an integer >= 1, got {max_length!r}")
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
+            raise ValueError(f"num_layers must be an integer >= 0, got {num_layers!r}")
+        self.max_length = max_length
+        self.embeddings = QuantumEmbeddings(vocab_size, embedding_dim, num_states, collapse_strategy,
+                                            context_window=context_window, eval_collapse=eval_collapse)
+        self.positions = nn.Embedding(max_length, embedding_dim)
+        nn.init.normal_(self.positions.weight, std=0.02)
+        self.entanglement = EntanglementLayer(embedding_dim, num_states, mode=entanglement, top_k=top_k,
+                                              dropout=dropout)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(embedding_dim, num_heads, 4 * embedding_dim, dropout,
+                                       activation="gelu", batch_first=True, norm_first=True)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(embedding_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.gradient_checkpointing = False
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> EncodedBatch:
+        check_sequence_length(input_ids, self.max_length)
+        superposed = self.embeddings(input_ids, attention_mask)
+        mask = attention_mask.bool() if attention_mask is not None else torch.ones_like(input_ids, dtype=torch.bool)
+        positions = self.positions.weight[: input_ids.shape[1]]
+        hidden = self.dropout(superposed.embeddings + positions)
+        entangled = self._run(self.entanglement, hidden, superposed.amplitudes, mask)
+        hidden = entangled.hidden_states
+        padding = ~mask
+        for block in self.blocks:
+            hidden = self._run(partial(block, src_key_padding_mask=padding), hidden)
+        return EncodedBatch(self.norm(hidden), mask, superposed, entangled)
+
+    def _run(self, function: Any, *args: Tensor) -> Any:
+        """Call ``function``, recomputing it in backward when checkpointing (the RNG
+        state is preserved, so dropout and collapse sampling repeat exactly)."""
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(function, *args, use_reentrant=False, preserve_rng_state=True)
+        return function(*args)

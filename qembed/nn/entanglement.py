@@ -1,0 +1,207 @@
+"""``EntanglementLayer``: tokens coupled through a learned K x K coupling.
+
+Token ``i`` with unit amplitudes ``a_i`` and token ``j`` with ``a_j`` share the joint
+state (a K x K amplitude matrix of unit Frobenius norm)
+
+    Psi_ij = (a_i a_j^T + t_ij Q) / ||a_i a_j^T + t_ij Q||_F
+
+where ``Q`` is a learned orthogonal coupling and ``t_ij >= 0`` a coupling strength
+computed from the two tokens' hidden states. ``t = 0`` gives the product state
+(entanglement 0); a strong coupling approaches the maximally entangled ``Q / sqrt(K)``
+(entanglement 1). Information flows between positions in proportion to their
+entanglement: ``h_i += W_o sum_j softmax_j(s_ij) E_ij V h_j``.
+
+The entanglement entropy of this family has a closed form (no SVD per pair):
+``Psi Q^T`` is ``a c^T + t I`` with ``c = Q a_j``, whose Gram matrix has eigenvalue
+``t^2`` on the ``K - 2`` directions orthogonal to ``a`` and ``c`` and two more that
+solve a quadratic. It equals :func:`qembed.nn.entanglement_entropy` of the explicit
+state (tested).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from qembed.nn.roles import RoleTagged
+
+_TINY = torch.finfo(torch.float32).tiny
+MODES = ("dense", "sparse")
+
+
+class EntanglementOutput(NamedTuple):
+    """What :class:`EntanglementLayer` returns; ``P`` pairs per token (``T`` when
+    dense, ``top_k`` when sparse)."""
+
+    hidden_states: Tensor  # [B, T, D]
+    entanglement: Tensor  # [B, T, P] entanglement entropy of each pair, in [0, 1]
+    partners: Tensor  # [B, T, P] position of each pair's partner
+    pair_mask: Tensor  # [B, T, P] bool: a real pair (both tokens real, not the token itself)
+    mixing: Tensor  # [B, T, P] how much of the partner flows in (attention x entanglement)
+
+
+def coupled_state_entanglement(strength: Tensor, overlap: Tensor, num_states: int) -> Tensor:
+    """Entanglement entropy of ``Psi = a b^T + t Q`` in closed form, normalised by ``log K``.
+
+    ``strength`` is ``t >= 0``; ``overlap`` is ``u = a . (Q b)`` for unit ``a``, ``b``.
+    The Schmidt weights (squared singular values over ``||Psi||_F^2``) are
+    ``lambda_+``, ``lambda_-`` (roots of ``x^2 - S x + P`` with
+    ``S = 1 + 2tu + 2t^2`` and ``P = t^2 (t + u)^2``) and ``t^2`` taken ``K - 2``
+    times, all over ``1 + 2tu + K t^2``.
+    """
+    if num_states < 2:
+        return torch.zeros_like(strength, dtype=torch.float32)
+    t = strength.float()
+    u = overlap.float().clamp(-1.0, 1.0)
+    total = 1.0 + 2.0 * t * u + num_states * t * t
+    s = 1.0 + 2.0 * t * u + 2.0 * t * t
+    p = (t * (t + u)) ** 2
+    root = (s * s - 4.0 * p).clamp_min(1e-12).sqrt()
+    high = (s + root) / 2.0
+    low = 2.0 * p / (s + root)  # = (s - root) / 2 without cancellation
+
+    def plogp(weight: Tensor) -> Tensor:
+        return weight * weight.clamp_min(_TINY).log()
+
+    entropy = -(plogp(high / total) + plogp(low / total) + (num_states - 2) * plogp(t * t / total))
+    return (entropy / math.log(num_states)).clamp(0.0, 1.0)
+
+
+class EntanglementLayer(RoleTagged):
+    """Couples every token with its partners and mixes information along the
+    entangled pairs.
+
+    ``mode="dense"`` couples all pairs (``O(T^2)`` time and memory);
+    ``mode="sparse"`` couples each token with the ``top_k`` partners of highest
+    coupling score (``O(T * top_k)`` memory; partners are chosen in chunks of
+    ``chunk_size`` query positions). With ``top_k >= T - 1`` both give the same
+    result. All parameters have the role ``entanglement``.
+    """
+
+    parameter_roles = {"query": "entanglement", "key": "entanglement", "value": "entanglement",
+                       "output": "entanglement", "coupling_generator": "entanglement",
+                       "coupling_bias": "entanglement"}
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_states: int,
+        mode: str = "dense",
+        top_k: int = 16,
+        dropout: float = 0.0,
+        chunk_size: int = 256,
+    ) -> None:
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        for name, value in (("embedding_dim", embedding_dim), ("num_states", num_states),
+                            ("top_k", top_k), ("chunk_size", chunk_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.embedding_dim = embedding_dim
+        self.num_states = num_states
+        self.mode = mode
+        self.top_k = top_k
+        self.chunk_size = chunk_size
+        self.query = nn.Linear(embedding_dim, embedding_dim)
+        self.key = nn.Linear(embedding_dim, embedding_dim)
+        self.value = nn.Linear(embedding_dim, embedding_dim)
+        self.output = nn.Linear(embedding_dim, embedding_dim)
+        # Q = exp(A - A^T) is orthogonal for any A; A = 0 starts at the identity
+        self.coupling_generator = nn.Parameter(0.01 * torch.randn(num_states, num_states))
+        self.coupling_bias = nn.Parameter(torch.zeros(()))
+        self.dropout = nn.Dropout(dropout)
+        self.apply_roles()
+
+    def coupling(self) -> Tensor:
+        """The orthogonal K x K coupling ``Q``."""
+        generator = self.coupling_generator.float()
+        return torch.linalg.matrix_exp(generator - generator.T)
+
+    def forward(self, hidden_states: Tensor, amplitudes: Tensor, attention_mask: Tensor | None = None) -> EntanglementOutput:
+        """``hidden_states`` ``[B, T, D]``, unit ``amplitudes`` ``[B, T, K]``, mask ``[B, T]``."""
+        batch, length, _ = hidden_states.shape
+        if amplitudes.shape[:2] != (batch, length) or amplitudes.shape[-1] != self.num_states:
+            raise ValueError(
+                f"amplitudes must be [batch, length, num_states={self.num_states}] matching hidden states "
+                f"{tuple(hidden_states.shape)}, got {tuple(amplitudes.shape)}"
+            )
+        mask = (torch.ones(batch, length, dtype=torch.bool, device=hidden_states.device)
+                if attention_mask is None else attention_mask.bool())
+        query, key, value = self.query(hidden_states), self.key(hidden_states), self.value(hidden_states)
+        rotated = amplitudes.float() @ self.coupling().T  # c_j = Q a_j
+        scale = math.sqrt(self.embedding_dim)
+        if self.mode == "dense":
+            positions = torch.arange(length, device=mask.device)
+            partners = positions.expand(batch, length, length)
+            not_self = positions.view(1, -1, 1) != positions.view(1, 1, -1)
+            pair_mask = mask.unsqueeze(-1) & mask.unsqueeze(1) & not_self
+            scores = query @ key.transpose(1, 2) / scale
+            overlap = amplitudes.float() @ rotated.transpose(1, 2)
+        else:
+            partners = self._top_partners(query, key, mask)
+            own = torch.arange(length, device=mask.device).view(1, length, 1)
+            partner_real = _gather_positions(mask.unsqueeze(-1), partners).squeeze(-1)
+            pair_mask = partner_real & mask.unsqueeze(-1) & (partners != own)
+            key, value, rotated = (_gather_positions(x, partners) for x in (key, value, rotated))
+            scores = torch.einsum("btd,btpd->btp", query, key) / scale
+            overlap = torch.einsum("btk,btpk->btp", amplitudes.float(), rotated)
+        strength = nn.functional.softplus(scores.float() + self.coupling_bias)
+        entanglement = coupled_state_entanglement(strength, overlap, self.num_states)
+        mixing = _masked_softmax(scores, pair_mask) * entanglement.to(scores.dtype)
+        if self.mode == "dense":
+            mixed = mixing.to(value.dtype) @ value
+        else:
+            mixed = torch.einsum("btp,btpd->btd", mixing.to(value.dtype), value)
+        hidden = hidden_states + self.dropout(self.output(mixed))
+        return EntanglementOutput(hidden, entanglement, partners, pair_mask, mixing)
+
+    def joint_states(self, hidden_states: Tensor, amplitudes: Tensor, partners: Tensor) -> Tensor:
+        """The explicit unit-norm joint states ``Psi`` ``[B, T, P, K, K]`` of the pairs
+        ``(i, partners[i])`` (for inspection and tests; the forward pass never builds them)."""
+        query, key = self.query(hidden_states), _gather_positions(self.key(hidden_states), partners)
+        scores = torch.einsum("btd,btpd->btp", query, key) / math.sqrt(self.embedding_dim)
+        strength = nn.functional.softplus(scores.float() + self.coupling_bias)
+        a = amplitudes.float()
+        b = _gather_positions(a, partners)
+        psi = torch.einsum("btk,btpl->btpkl", a, b) + strength[..., None, None] * self.coupling()
+        return psi / torch.linalg.matrix_norm(psi).clamp_min(_TINY)[..., None, None]
+
+    def _top_partners(self, query: Tensor, key: Tensor, mask: Tensor) -> Tensor:
+        """Each token's ``top_k`` highest-scoring partners ``[B, T, P]``, chosen
+        without gradient in chunks of query positions so that no ``T x T`` score
+        matrix is ever held whole."""
+        length = query.shape[1]
+        count = max(1, min(self.top_k, length - 1))
+        positions = torch.arange(length, device=query.device)
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, length, self.chunk_size):
+                stop = min(start + self.chunk_size, length)
+                scores = query[:, start:stop] @ key.transpose(1, 2)
+                allowed = mask.unsqueeze(1) & (positions.view(1, 1, -1) != positions[start:stop].view(1, -1, 1))
+                chunks.append(scores.masked_fill(~allowed, float("-inf")).topk(count, dim=-1).indices)
+        return torch.cat(chunks, dim=1)
+
+    def extra_repr(self) -> str:
+        return (f"embedding_dim={self.embedding_dim}, num_states={self.num_states}, mode={self.mode!r}, "
+                f"top_k={self.top_k}")
+
+
+def _gather_positions(values: Tensor, partners: Tensor) -> Tensor:
+    """``values[b, partners[b, t, p]]`` for ``values`` ``[B, T, F]``: ``[B, T, P, F]``."""
+    batch, length, features = values.shape
+    offsets = (torch.arange(batch, device=values.device) * length).view(batch, 1, 1)
+    flat = values.reshape(batch * length, features)
+    return flat[(partners + offsets).reshape(-1)].reshape(*partners.shape, features)
+
+
+def _masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
+    """Softmax over the last dimension among masked-in entries; all-zero rows where none."""
+    filled = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    return torch.softmax(filled, dim=-1) * mask.to(scores.dtype)

@@ -1,0 +1,102 @@
+"""QuantumClassifier and QuantumMaskedLM: outputs, bad input, gradient checkpointing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from qembed.models import QuantumClassifier, QuantumMaskedLM
+from qembed.nn import QuantumOutput, set_collapse_probability
+
+
+def inputs(vocab=50, size=4, length=10, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, vocab, (size, length), generator=generator)
+    mask = torch.ones(size, length, dtype=torch.long)
+    mask[1, 6:] = 0
+    return ids, mask
+
+
+@pytest.mark.parametrize("entanglement", ["dense", "sparse"])
+def test_classifier_returns_logits_measures_and_loss(entanglement):
+    torch.manual_seed(0)
+    model = QuantumClassifier(50, 3, embedding_dim=16, num_heads=2, entanglement=entanglement)
+    ids, mask = inputs()
+    out = model(ids, mask, labels=torch.tensor([0, 1, 2, 0]))
+    assert isinstance(out, QuantumOutput)
+    assert out.logits.shape == (4, 3) and out.loss.ndim == 0
+    for field in (out.uncertainty, out.superposition, out.entanglement):
+        assert field.shape == (4,) and ((field >= 0) & (field <= 1)).all()
+    assert out.sense_weights.shape == (4, 10, 4)
+
+
+def test_masked_lm_returns_token_logits_and_loss_over_masked_positions_only():
+    torch.manual_seed(0)
+    model = QuantumMaskedLM(50, embedding_dim=16, num_heads=2)
+    ids, mask = inputs()
+    labels = torch.full_like(ids, -100)
+    labels[:, 2] = ids[:, 2]
+    out = model(ids, mask, labels=labels)
+    assert out.logits.shape == (4, 10, 50)
+    expected = torch.nn.functional.cross_entropy(out.logits[:, 2], ids[:, 2])
+    assert torch.allclose(out.loss, expected)
+
+
+def test_padding_does_not_change_a_sequences_prediction_in_eval():
+    torch.manual_seed(0)
+    model = QuantumClassifier(50, 3, embedding_dim=16, num_heads=2).eval()
+    ids, mask = inputs()
+    short = model(ids[1:2, :6], mask[1:2, :6]).logits
+    padded = model(ids[1:2], mask[1:2]).logits
+    assert torch.allclose(short, padded, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error", "message"),
+    [
+        (lambda ids, mask: (ids.float(), mask), TypeError, "integer token ids"),
+        (lambda ids, mask: (ids.masked_fill(ids == ids[0, 0], 50), mask), ValueError,
+         r"token id 50, outside the vocabulary \(vocab_size=50\)"),
+        (lambda ids, mask: (ids.masked_fill(ids == ids[0, 0], -3), mask), ValueError, "token id -3"),
+        (lambda ids, mask: (torch.cat([ids] * 7, dim=1), torch.cat([mask] * 7, dim=1)), ValueError,
+         "sequence length 70 exceeds the model's max_length=64"),
+        (lambda ids, mask: (ids, mask[:, :5]), ValueError, r"attention_mask has shape \(4, 5\)"),
+    ],
+)
+@pytest.mark.parametrize("model_class", [QuantumClassifier, QuantumMaskedLM])
+def test_bad_input_fails_fast_naming_the_problem(mutate, error, message, model_class):
+    args = (50, 3) if model_class is QuantumClassifier else (50,)
+    model = model_class(*args, embedding_dim=16, num_heads=2, max_length=64)
+    ids, mask = mutate(*inputs())
+    with pytest.raises(error, match=message):
+        model(ids, mask)
+
+
+def test_bad_constructor_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="num_labels"):
+        QuantumClassifier(50, 1)
+    with pytest.raises(ValueError, match="divisible by num_heads"):
+        QuantumClassifier(50, 2, embedding_dim=10, num_heads=4)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        QuantumClassifier(50, 2, entanglement="dens")
+
+
+@pytest.mark.parametrize("model_class", [QuantumClassifier, QuantumMaskedLM])
+def test_gradient_checkpointing_gives_the_same_gradients(model_class):
+    """Dropout and collapse sampling repeat exactly in the recomputation."""
+    args = (50, 3) if model_class is QuantumClassifier else (50,)
+    torch.manual_seed(0)
+    model = model_class(*args, embedding_dim=16, num_heads=2, dropout=0.2, collapse_strategy="sample")
+    set_collapse_probability(model, 0.5)
+    ids, mask = inputs()
+    labels = torch.tensor([0, 1, 2, 0]) if model_class is QuantumClassifier else ids
+    gradients = []
+    for enabled in (False, True):
+        model.zero_grad()
+        model.gradient_checkpointing_enable() if enabled else model.gradient_checkpointing_disable()
+        torch.manual_seed(1)
+        model(ids, mask, labels=labels).loss.backward()
+        gradients.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert gradients[0].keys() == gradients[1].keys()
+    for name in gradients[0]:
+        assert torch.allclose(gradients[0][name], gradients[1][name], atol=1e-6), name

@@ -1,0 +1,196 @@
+"""QuantumEmbeddings, collapse strategies, EntanglementLayer and parameter roles."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from qembed import plugins
+from qembed.nn import (
+    EntanglementLayer,
+    QuantumEmbeddings,
+    QuantumOutput,
+    entanglement_entropy,
+    mark,
+    role_of,
+    set_collapse_probability,
+)
+
+STRATEGIES = ["context_aware", "argmax", "sample", "gumbel"]
+
+
+def batch(vocab: int = 40, size: int = 8, length: int = 12, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, vocab, (size, length), generator=generator)
+    mask = torch.ones(size, length, dtype=torch.long)
+    mask[0, length // 2 :] = 0
+    return ids, mask
+
+
+def test_built_in_collapse_strategies_are_registered():
+    assert set(STRATEGIES) <= set(plugins.available("collapse"))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_at_collapse_probability_zero_nothing_collapses_and_eval_is_deterministic(strategy):
+    torch.manual_seed(0)
+    layer = QuantumEmbeddings(40, 16, 4, strategy)
+    ids, mask = batch()
+    set_collapse_probability(layer, 0.0)
+    out = layer(ids, mask)
+    assert not out.collapsed.any()
+    assert torch.equal(out.weights, out.probabilities)
+    layer.eval()
+    assert torch.equal(layer(ids, mask).embeddings, layer(ids, mask).embeddings)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_at_collapse_probability_one_every_real_token_is_one_hot(strategy):
+    torch.manual_seed(0)
+    layer = QuantumEmbeddings(40, 16, 4, strategy)
+    ids, mask = batch()
+    set_collapse_probability(layer, 1.0)
+    out = layer(ids, mask)
+    real = mask.bool()
+    assert out.collapsed.equal(real)
+    weights = out.weights[real]
+    assert ((weights == 0) | (weights == 1)).all() and (weights.sum(-1) == 1).all()
+
+
+def test_observed_collapse_rate_matches_the_probability():
+    torch.manual_seed(1)
+    layer = QuantumEmbeddings(40, 8, 4, "argmax")
+    ids = torch.randint(0, 40, (200, 100))
+    set_collapse_probability(layer, 0.3)
+    rate = layer(ids).collapsed.float().mean().item()
+    n = ids.numel()
+    # 5 standard deviations of a binomial(n, 0.3): a false alarm below 1e-6
+    assert abs(rate - 0.3) < 5 * math.sqrt(0.3 * 0.7 / n)
+
+
+def test_collapse_gradient_reaches_the_amplitudes_through_the_straight_through_estimator():
+    torch.manual_seed(0)
+    layer = QuantumEmbeddings(40, 16, 4, "context_aware")
+    ids, mask = batch()
+    set_collapse_probability(layer, 1.0)
+    layer(ids, mask).embeddings.pow(2).sum().backward()
+    assert layer.sense_amplitudes.grad.abs().sum() > 0
+    assert layer.context_projection.weight.grad.abs().sum() > 0
+
+
+def test_context_aware_collapse_ignores_masked_tokens():
+    torch.manual_seed(0)
+    layer = QuantumEmbeddings(40, 16, 4, "context_aware").eval()
+    ids, mask = batch()
+    changed = ids.clone()
+    changed[0, 6:] = (ids[0, 6:] + 7) % 40  # only masked positions of row 0 change
+    before, after = layer(ids, mask), layer(changed, mask)
+    assert torch.equal(before.weights[0, :6], after.weights[0, :6])
+    assert torch.equal(before.embeddings[0, :6], after.embeddings[0, :6])
+
+
+def test_context_window_limits_the_context():
+    torch.manual_seed(0)
+    layer = QuantumEmbeddings(40, 16, 4, "context_aware", context_window=1).eval()
+    ids = torch.randint(0, 40, (1, 10))
+    changed = ids.clone()
+    changed[0, 9] = (ids[0, 9] + 1) % 40
+    # position 0 sees only position 1: a change at position 9 cannot reach it
+    assert torch.equal(layer(ids).weights[0, :8], layer(changed).weights[0, :8])
+
+
+def test_collapse_strategy_options_are_validated():
+    with pytest.raises(ValueError, match="temperature"):
+        QuantumEmbeddings(10, 4, 2, {"name": "gumbel", "temperature": 0})
+    with pytest.raises(KeyError, match="did you mean 'argmax'"):
+        QuantumEmbeddings(10, 4, 2, "argmx")
+
+
+@pytest.mark.parametrize(("length", "mask_row"), [(9, None), (12, 5)])
+def test_sparse_entanglement_with_all_partners_equals_dense(length, mask_row):
+    torch.manual_seed(0)
+    dense = EntanglementLayer(16, 4, mode="dense")
+    sparse = EntanglementLayer(16, 4, mode="sparse", top_k=length, chunk_size=4)
+    sparse.load_state_dict(dense.state_dict())
+    hidden = torch.randn(3, length, 16)
+    amplitudes = nn.functional.normalize(torch.randn(3, length, 4), dim=-1)
+    mask = torch.ones(3, length, dtype=torch.bool)
+    if mask_row is not None:
+        mask[1, mask_row:] = False
+    d, s = dense(hidden, amplitudes, mask), sparse(hidden, amplitudes, mask)
+    assert torch.allclose(d.hidden_states, s.hidden_states, atol=1e-5)
+    dense_values = d.entanglement.gather(-1, s.partners)
+    assert torch.allclose(dense_values[s.pair_mask], s.entanglement[s.pair_mask], atol=1e-6)
+
+
+def test_sparse_mode_keeps_top_k_real_partners_and_never_the_token_itself():
+    torch.manual_seed(0)
+    layer = EntanglementLayer(16, 4, mode="sparse", top_k=3)
+    hidden, amplitudes = torch.randn(2, 10, 16), nn.functional.normalize(torch.randn(2, 10, 4), dim=-1)
+    mask = torch.ones(2, 10, dtype=torch.bool)
+    mask[0, 7:] = False
+    out = layer(hidden, amplitudes, mask)
+    assert out.entanglement.shape == (2, 10, 3)
+    own = torch.arange(10).view(1, 10, 1)
+    assert not (out.pair_mask & (out.partners == own)).any()
+    assert (out.partners[0][:7] < 7).all()  # real tokens pick real partners
+
+
+def test_pair_entanglement_is_the_entropy_of_the_explicit_joint_states():
+    torch.manual_seed(0)
+    layer = EntanglementLayer(16, 4)
+    hidden, amplitudes = torch.randn(2, 6, 16), nn.functional.normalize(torch.randn(2, 6, 4), dim=-1)
+    out = layer(hidden, amplitudes)
+    psi = layer.joint_states(hidden, amplitudes, out.partners)
+    assert torch.allclose(torch.linalg.matrix_norm(psi), torch.ones(2, 6, 6), atol=1e-5)
+    assert torch.allclose(entanglement_entropy(psi), out.entanglement, atol=1e-4)
+
+
+def test_entanglement_mixes_information_between_positions():
+    torch.manual_seed(0)
+    layer = EntanglementLayer(16, 4)
+    hidden, amplitudes = torch.randn(1, 5, 16), nn.functional.normalize(torch.randn(1, 5, 4), dim=-1)
+    changed = hidden.clone()
+    changed[0, 4] += 1.0
+    assert not torch.allclose(layer(hidden, amplitudes).hidden_states[0, 0],
+                              layer(changed, amplitudes).hidden_states[0, 0])
+
+
+def test_layers_tag_their_parameters_with_roles_that_survive_deepcopy():
+    layer = QuantumEmbeddings(10, 4, 2)
+    ent = EntanglementLayer(4, 2)
+    for module in (layer, ent, copy.deepcopy(layer), copy.deepcopy(ent)):
+        roles = {name: role_of(p) for name, p in module.named_parameters()}
+        if isinstance(module, QuantumEmbeddings):
+            assert roles == {"sense_embeddings": None, "sense_amplitudes": "superposition",
+                             "context_projection.weight": "collapse"}
+        else:
+            assert set(roles.values()) == {"entanglement"}
+
+
+def test_mark_rejects_unknown_roles():
+    with pytest.raises(ValueError, match="unknown parameter role 'quantumish'"):
+        mark(nn.Parameter(torch.zeros(1)), "quantumish")
+
+
+def test_set_collapse_probability_reaches_layers_nested_anywhere():
+    inner = QuantumEmbeddings(10, 4, 2)
+    model = nn.ModuleDict({"encoder": nn.Sequential(nn.Identity(), inner), "other": QuantumEmbeddings(10, 4, 2)})
+    assert set_collapse_probability(model, 0.7) == 2
+    assert inner.collapse_probability.item() == pytest.approx(0.7)
+    assert set_collapse_probability(model, torch.tensor(0.2)) == 2
+    assert inner.collapse_probability.item() == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="collapse probability must be in"):
+        set_collapse_probability(model, 1.5)
+
+
+def test_quantum_output_reads_like_a_mapping():
+    out = QuantumOutput(logits=torch.zeros(2, 3), uncertainty=torch.zeros(2))
+    assert out["logits"] is out.logits
+    assert list(out.keys()) == ["logits", "uncertainty"]
+    with pytest.raises(KeyError, match="no field 'logit'"):
+        out["logit"]
