@@ -61,8 +61,8 @@ def test_the_core_without_qembed_plugins_imports_and_lists_no_schedules():
         + """
 import qembed.plugins as plugins
 assert plugins.available("schedules") == {}
-[failure] = plugins.failures()
-assert "qembed_plugins" in failure.error, failure
+failures = plugins.failures()
+assert failures and all("qembed_plugins" in f.error for f in failures), failures
 try:
     plugins.create("schedules", "linear")
 except KeyError as err:
@@ -76,4 +76,4 @@ else:
 def test_the_cli_without_qembed_plugins_reports_no_schedules_registered():
     result = run_python(HIDE_BUILT_INS + "\nfrom qembed.cli import main\nsys.exit(main(['plugins']))")
     assert "no schedules registered" in result.stdout
-    assert "failed plugins (1)" in result.stdout
+    assert "failed plugins (" in result.stdout and "No module named 'qembed_plugins" in result.stdout
