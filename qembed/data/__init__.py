@@ -1,0 +1,33 @@
+"""qembed.data: the embedded default corpus, a deterministic synthetic polysemy task.
+
+Ambiguous words (``bank``: finance / nature, ``bat``: sports / animals, ...) appear among
+cue words of their true topic and of a distractor topic; the sentence label is the topic
+of the word's sense, and every occurrence of the word carries its ground-truth sense, so a
+model's sense choice can be scored. See ``docs/data.md``.
+
+>>> from qembed.data import PolysemyCorpus
+>>> corpus = PolysemyCorpus(seed=0)
+>>> train, val, test = corpus.loaders(batch_size=32)
+"""
+
+from __future__ import annotations
+
+from qembed.data.collate import pad_collate
+from qembed.data.continual import split_labels
+from qembed.data.corpus import PolysemyCorpus
+from qembed.data.dataset import PolysemyDataset
+from qembed.data.generate import IGNORE_INDEX
+from qembed.data.lexicon import DEFAULT_LEXICON, SPECIAL_TOKENS, Lexicon
+from qembed.data.mlm import MLMCollator
+
+__all__ = [
+    "DEFAULT_LEXICON",
+    "IGNORE_INDEX",
+    "SPECIAL_TOKENS",
+    "Lexicon",
+    "MLMCollator",
+    "PolysemyCorpus",
+    "PolysemyDataset",
+    "pad_collate",
+    "split_labels",
+]
