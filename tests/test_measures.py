@@ -132,3 +132,13 @@ def test_closed_form_pair_entanglement_matches_the_schmidt_decomposition(strengt
 def test_predictive_entropy_is_zero_for_certain_and_one_for_uniform_predictions():
     assert predictive_entropy(torch.tensor([1e4, -1e4, -1e4])).item() < TOL
     assert abs(predictive_entropy(torch.zeros(5)).item() - 1) < TOL
+
+
+def test_subnormal_inputs_give_finite_gradients():
+    """Regression: a vector of subnormal floats once gave NaN and 1e38 gradients."""
+    x = torch.tensor([[0.0, 1.4013e-45], [1.4013e-45, 1.4013e-45]], requires_grad=True)
+    (sense_entropy(x.abs()) + superposition_coherence(x)).sum().backward()
+    assert torch.isfinite(x.grad).all()
+    psi = torch.full((2, 2), 1.4013e-45, requires_grad=True)
+    entanglement_entropy(psi).backward()
+    assert torch.isfinite(psi.grad).all()

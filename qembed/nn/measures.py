@@ -24,6 +24,18 @@ import torch
 from torch import Tensor
 
 _TINY = torch.finfo(torch.float32).tiny
+_NEGLIGIBLE = 1e-30  # a vector whose largest entry is smaller than this counts as zero
+
+
+def _rescaled(values: Tensor, dims: int | tuple[int, ...] = -1) -> Tensor:
+    """``values / max |values|`` over ``dims`` (largest entry becomes 1, so huge and
+    subnormal inputs behave alike); negligible vectors become exact zeros, with a
+    zero gradient instead of an overflowing one."""
+    values = values.float()
+    scale = values.abs().amax(dims, keepdim=True)
+    significant = scale > _NEGLIGIBLE
+    safe_scale = torch.where(significant, scale, torch.ones_like(scale))
+    return torch.where(significant, values / safe_scale, torch.zeros_like(values))
 
 
 def _entropy(probabilities: Tensor) -> Tensor:
@@ -33,11 +45,10 @@ def _entropy(probabilities: Tensor) -> Tensor:
 
 def _normalise_probabilities(weights: Tensor) -> Tensor:
     """Non-negative weights scaled to sum to 1 (uniform where all are zero)."""
-    weights = weights.float().abs()
-    weights = weights / weights.amax(-1, keepdim=True).clamp_min(_TINY)  # huge values stay finite
-    total = weights.sum(-1, keepdim=True)
+    weights = _rescaled(weights.abs())
+    total = weights.sum(-1, keepdim=True)  # >= 1 unless the whole vector is negligible
     uniform = torch.full_like(weights, 1.0 / weights.shape[-1])
-    return torch.where(total > 0, weights / total.clamp_min(_TINY), uniform)
+    return torch.where(total > 0, weights / total.clamp_min(1.0), uniform)
 
 
 def _apply_mask(values: Tensor, attention_mask: Tensor | None) -> Tensor:
@@ -59,9 +70,7 @@ def masked_mean(values: Tensor, attention_mask: Tensor | None, dim: int | tuple[
 
 def sense_probabilities(amplitudes: Tensor) -> Tensor:
     """Born rule: ``p_k = |a_k|^2 / sum_j |a_j|^2`` over the last dimension."""
-    amplitudes = amplitudes.float()
-    scale = amplitudes.abs().amax(-1, keepdim=True).clamp_min(_TINY)
-    return _normalise_probabilities((amplitudes / scale) ** 2)
+    return _normalise_probabilities(_rescaled(amplitudes) ** 2)
 
 
 def sense_entropy(probabilities: Tensor, attention_mask: Tensor | None = None) -> Tensor:
@@ -103,9 +112,10 @@ def superposition_coherence(amplitudes: Tensor, attention_mask: Tensor | None = 
     num_states = amplitudes.shape[-1]
     if num_states < 2:
         return _apply_mask(torch.zeros(amplitudes.shape[:-1], device=amplitudes.device), attention_mask)
-    amplitudes = amplitudes.float()
-    amplitudes = amplitudes / amplitudes.abs().amax(-1, keepdim=True).clamp_min(_TINY)
-    magnitudes = amplitudes.abs() / torch.linalg.vector_norm(amplitudes, dim=-1, keepdim=True).clamp_min(_TINY)
+    amplitudes = _rescaled(amplitudes)
+    # the norm is >= 1 unless the vector is negligible (then all zeros: coherence 0)
+    norm = amplitudes.square().sum(-1, keepdim=True).clamp_min(1.0).sqrt()
+    magnitudes = amplitudes.abs() / norm
     value = (magnitudes.sum(-1) ** 2 - 1.0) / (num_states - 1)
     return _apply_mask(value.clamp(0.0, 1.0), attention_mask)
 
@@ -122,8 +132,7 @@ def entanglement_entropy(joint_state: Tensor, attention_mask: Tensor | None = No
     num_states = min(joint_state.shape[-2:])
     if num_states < 2:
         return _apply_mask(torch.zeros(joint_state.shape[:-2], device=joint_state.device), attention_mask)
-    psi = joint_state.float()
-    psi = psi / psi.abs().amax((-2, -1), keepdim=True).clamp_min(_TINY)
+    psi = _rescaled(joint_state, (-2, -1))
     schmidt = _normalise_probabilities(torch.linalg.svdvals(psi) ** 2)
     value = _entropy(schmidt) / math.log(num_states)
     return _apply_mask(value.clamp(0.0, 1.0), attention_mask)
