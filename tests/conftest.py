@@ -8,9 +8,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import settings
 
 from qembed.plugins import PluginRegistry
+
+# The tests' tensors are tiny: one thread avoids thread start-up costs that dominate
+# them on a loaded 2-core machine.
+torch.set_num_threads(1)
 
 # torch's first calls are slow; a deadline would make property tests flaky.
 settings.register_profile("qembed", deadline=None, max_examples=100)

@@ -65,10 +65,16 @@ def test_every_command_has_help_with_examples(capsys, argv):
     assert "example" in capsys.readouterr().out
 
 
-def test_demo_shows_components_and_a_schedule_table(capsys):
-    assert main(["demo"]) == 0
+@pytest.mark.slow
+def test_demo_trains_and_writes_logs_history_and_the_best_model(capsys, tmp_path):
+    assert main(["demo", "--epochs", "1", "--runs-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "schedules (3)" in out and "collapse probability per optimizer step" in out
+    [run_dir] = tmp_path.iterdir()
+    assert (run_dir / "best_model.pth").is_file() and (run_dir / "history.json").is_file()
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    header, row = [line.split() for line in out.splitlines() if line.strip().startswith(("epoch", "1 "))][:2]
+    assert header == ["epoch", "loss", "val", "acc", "uncertainty", "collapse", "p"] and len(row) == 5
+    assert f"tensorboard --logdir {tmp_path}" in out
 
 
 @pytest.mark.slow

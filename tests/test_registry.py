@@ -139,7 +139,7 @@ def test_names_must_be_lowercase_snake_case(registry, bad_name):
 
     with pytest.raises(PluginLoadError, match="snake_case"):
         registry.register(BadName())
-    assert registry.sources()[-1].plugin_name == "qembed:schedules"  # nothing kept
+    assert all(source.distribution is not None for source in registry.sources())  # nothing kept
 
 
 def test_a_registration_hook_must_return_a_mapping_of_callables(registry):
@@ -176,6 +176,7 @@ def test_a_misspelled_hook_is_reported_with_a_suggestion(registry, decorated):
 
 def test_lifecycle_hooks_reach_registered_plugins(registry):
     seen = []
+    trainer = type("FakeTrainer", (), {"log_dir": None})()
 
     class Listener:
         @hookimpl
@@ -183,9 +184,9 @@ def test_lifecycle_hooks_reach_registered_plugins(registry):
             seen.append((trainer, step, dict(metrics)))
 
     with temporary_plugin(Listener(), registry=registry):
-        registry.hook.qembed_on_log(trainer="t", step=50, metrics={"loss": 0.5})
-    registry.hook.qembed_on_log(trainer="t", step=100, metrics={})
-    assert seen == [("t", 50, {"loss": 0.5})]
+        registry.hook.qembed_on_log(trainer=trainer, step=50, metrics={"loss": 0.5})
+    registry.hook.qembed_on_log(trainer=trainer, step=100, metrics={})
+    assert seen == [(trainer, 50, {"loss": 0.5})]
 
 
 def test_unregistering_an_unknown_plugin_is_an_error(registry):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -62,3 +63,44 @@ def test_qembed_plugins_shows_its_distribution_and_version(installed):
 def test_the_plugins_own_contract_tests_pass(installed):
     tests = Path(installed["QEMBED_TEST_SOURCE"]) / "tests"
     run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)], installed)
+
+
+TRAIN_BY_NAME = """
+import sys, torch
+from qembed.data import PolysemyCorpus
+from qembed.models import QuantumClassifier
+from qembed.training import QuantumTrainer
+torch.manual_seed(0)
+corpus = PolysemyCorpus(seed=0, num_train=160, num_val=32, num_test=8)
+train, val, _ = corpus.loaders(batch_size=16)
+model = QuantumClassifier(corpus.vocab_size, corpus.num_labels, embedding_dim=16, num_heads=2, num_layers=1,
+                          max_length=32)
+trainer = QuantumTrainer(model, "adamw", {"name": "focal", "gamma": 2.0},
+                         {"superposition_schedule": {"name": "cosine_ramp", "power": 2.0}, "log_every_n_steps": 3},
+                         log_dir=sys.argv[1], progress_bar=False)
+trainer.train(train, val, num_epochs=2)
+"""
+
+
+def cosine_ramp(step: int, total_steps: int, power: float) -> float:
+    """The example plugin's schedule, written out independently to check logged values."""
+    return 0.5 * (1.0 - math.cos(math.pi * (step / (total_steps - 1)) ** power))
+
+
+def test_installed_schedule_and_loss_train_by_name_and_hooks_see_the_lifecycle(installed, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run([sys.executable, "-c", TRAIN_BY_NAME, str(tmp_path)], installed)
+    events = [line.split(",") for line in (tmp_path / "events.csv").read_text().splitlines()]
+    kinds = [event[0] for event in events]
+    assert kinds[0] == "train_start" and kinds[-1] == "train_end"
+    assert kinds.count("epoch_end") == 2
+    logged_steps = [int(event[1]) for event in events if event[0] == "log"]
+    assert logged_steps == list(range(3, 21, 3))  # 10 steps per epoch, every 3rd step
+
+    accumulator = EventAccumulator(str(tmp_path))
+    accumulator.Reload()
+    scalars = {event.step: event.value for event in accumulator.Scalars("train/collapse_probability")}
+    assert sorted(scalars) == logged_steps
+    for step, value in scalars.items():  # the value the schedule gave at that optimizer step
+        assert value == pytest.approx(cosine_ramp(step - 1, 20, power=2.0), abs=1e-6)

@@ -30,7 +30,17 @@ from qembed.nn.measures import (
     superposition_coherence,
 )
 from qembed.nn.output import QuantumOutput
-from qembed.nn.roles import ROLES, RoleTagged, is_quantum, mark, mark_module, role_of, split_by_role
+from qembed.nn.roles import (
+    ROLES,
+    RoleTagged,
+    is_quantum,
+    mark,
+    mark_module,
+    project_parameters,
+    role_of,
+    set_projection,
+    split_by_role,
+)
 
 __all__ = [
     "ROLES",
@@ -51,10 +61,12 @@ __all__ = [
     "masked_mean",
     "one_hot_argmax",
     "predictive_entropy",
+    "project_parameters",
     "role_of",
     "sense_entropy",
     "sense_probabilities",
     "set_collapse_probability",
+    "set_projection",
     "split_by_role",
     "straight_through",
     "superposition_coherence",

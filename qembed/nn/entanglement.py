@@ -84,6 +84,7 @@ class EntanglementLayer(RoleTagged):
     parameter_roles = {"query": "entanglement", "key": "entanglement", "value": "entanglement",
                        "output": "entanglement", "coupling_generator": "entanglement",
                        "coupling_bias": "entanglement"}
+    parameter_projections = {"coupling_generator": "_skew_symmetrize"}
 
     def __init__(
         self,
@@ -119,9 +120,17 @@ class EntanglementLayer(RoleTagged):
         self.apply_roles()
 
     def coupling(self) -> Tensor:
-        """The orthogonal K x K coupling ``Q``."""
+        """The orthogonal K x K coupling ``Q = exp(A - A^T)`` of the generator ``A``."""
         generator = self.coupling_generator.float()
         return torch.linalg.matrix_exp(generator - generator.T)
+
+    @staticmethod
+    def _skew_symmetrize(generator: Tensor) -> None:
+        """Project the generator onto the skew-symmetric matrices, ``A <- (A - A^T) / 2``.
+
+        ``Q`` depends only on ``A - A^T``; the projection keeps the coupling where it
+        is while removing the symmetric part, which only weight decay and noise move."""
+        generator.copy_((generator - generator.T) / 2)
 
     def forward(self, hidden_states: Tensor, amplitudes: Tensor, attention_mask: Tensor | None = None) -> EntanglementOutput:
         """``hidden_states`` ``[B, T, D]``, unit ``amplitudes`` ``[B, T, K]``, mask ``[B, T]``."""

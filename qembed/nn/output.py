@@ -18,7 +18,9 @@ class QuantumOutput:
     mean pair entanglement over the example's real tokens. ``sense_weights``
     ``[B, T, K]`` are the weights each token used (one-hot where it collapsed) and
     ``sense_probabilities`` its probabilities ``p = |a|^2``; ``pair_entanglement`` and
-    ``pair_mask`` ``[B, T, P]`` hold every coupled pair. Fields can also be read as
+    ``pair_mask`` ``[B, T, P]`` hold every coupled pair. ``sample_logits``
+    ``[S, *logits.shape]`` holds the logits of S collapse samples of the same batch
+    when a loss asks for them (the trainer fills it). Fields can also be read as
     ``output["logits"]``, as with Hugging Face outputs.
     """
 
@@ -33,6 +35,7 @@ class QuantumOutput:
     pair_entanglement: Tensor | None = None
     pair_mask: Tensor | None = None
     attention_mask: Tensor | None = None
+    sample_logits: Tensor | None = None
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.__dataclass_fields__:

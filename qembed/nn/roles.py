@@ -8,12 +8,13 @@ untagged parameter is classical.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
 ROLES: tuple[str, ...] = ("superposition", "entanglement", "collapse")
 _ATTRIBUTE = "_qembed_role"
+_PROJECTION = "_qembed_projection"
 
 
 def mark(parameter: torch.nn.Parameter, role: str) -> torch.nn.Parameter:
@@ -41,6 +42,21 @@ def is_quantum(parameter: torch.Tensor) -> bool:
     return role_of(parameter) is not None
 
 
+def set_projection(parameter: torch.nn.Parameter, projection: Callable[[torch.Tensor], None]) -> None:
+    """Give ``parameter`` an in-place projection that keeps it in its valid set
+    (applied by optimizers such as ``EntanglementOptimizer`` after each step)."""
+    setattr(parameter, _PROJECTION, projection)
+
+
+@torch.no_grad()
+def project_parameters(parameters: Iterable[torch.Tensor]) -> None:
+    """Apply every parameter's projection (see :func:`set_projection`) in place."""
+    for parameter in parameters:
+        projection = getattr(parameter, _PROJECTION, None)
+        if projection is not None:
+            projection(parameter)
+
+
 def split_by_role(parameters: Iterable[torch.Tensor]) -> dict[str | None, list[torch.Tensor]]:
     """Group parameters by role (key ``None`` for classical ones), keeping order."""
     groups: dict[str | None, list[torch.Tensor]] = {}
@@ -55,10 +71,13 @@ class RoleTagged(torch.nn.Module):
     put back from :attr:`parameter_roles` whenever the module is rebuilt).
 
     Subclasses set ``parameter_roles = {"attribute": "role"}``, naming parameters
-    or submodules, and call :meth:`apply_roles` at the end of ``__init__``.
+    or submodules, optionally ``parameter_projections = {"attribute": "method"}``
+    naming an in-place projection method for a parameter, and call
+    :meth:`apply_roles` at the end of ``__init__``.
     """
 
     parameter_roles: dict[str, str] = {}
+    parameter_projections: dict[str, str] = {}
 
     def apply_roles(self) -> None:
         for attribute, role in self.parameter_roles.items():
@@ -67,6 +86,8 @@ class RoleTagged(torch.nn.Module):
                 mark_module(target, role)
             elif isinstance(target, torch.Tensor):
                 mark(target, role)
+        for attribute, method in self.parameter_projections.items():
+            set_projection(getattr(self, attribute), getattr(self, method))
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)

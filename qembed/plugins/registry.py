@@ -160,6 +160,22 @@ class PluginRegistry:
         self._contributions.pop(plugin_name, None)
         self._tables.clear()
 
+    def with_plugins(self, plugins: Any) -> PluginRegistry:
+        """A new registry holding this one's plugins plus ``plugins`` (e.g. one
+        trainer's own); this registry is left unchanged. Each extra plugin is
+        checked as :meth:`register` checks it."""
+        self.load_entry_points()
+        scoped = PluginRegistry()
+        scoped._entry_points_loaded = True
+        for plugin_name, source in self._sources.items():
+            scoped._manager.register(self._manager.get_plugin(plugin_name), name=plugin_name)
+            scoped._sources[plugin_name] = source
+            scoped._contributions[plugin_name] = self._contributions[plugin_name]
+        scoped._failures = list(self._failures)
+        for plugin in plugins:
+            scoped.register(plugin)
+        return scoped
+
     def sources(self) -> list[PluginSource]:
         """Every loaded plugin, in load order."""
         self.load_entry_points()

@@ -18,7 +18,10 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         "qembed.testing needs Hypothesis; install it with: pip install 'qembed[testing]'"
     ) from err
 
+from qembed.testing.clipping import check_clipping
+from qembed.testing.losses import check_loss
 from qembed.testing.plugins import temporary_plugin
+from qembed.testing.replay import check_replay
 from qembed.testing.schedules import check_schedule
 
-__all__ = ["check_schedule", "temporary_plugin"]
+__all__ = ["check_clipping", "check_loss", "check_replay", "check_schedule", "temporary_plugin"]

@@ -1,10 +1,10 @@
-"""The plugin's own tests: qembed's contract checks on its schedule."""
+"""The plugin's own tests: qembed's contract checks on its schedule and loss."""
 
 import pytest
 
 from qembed import plugins
-from qembed.testing import check_schedule
-from qembed_cosine_schedule.plugin import CosineRampSchedule
+from qembed.testing import check_loss, check_schedule
+from qembed_cosine_schedule.plugin import CosineRampSchedule, FocalLoss
 
 
 @pytest.mark.parametrize("power", [0.5, 1.0, 3.0])
@@ -12,7 +12,13 @@ def test_cosine_ramp_honours_the_schedule_contract(power):
     check_schedule(CosineRampSchedule, power=power)
 
 
-def test_qembed_finds_the_schedule_by_name():
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+def test_focal_loss_honours_the_loss_contract(gamma):
+    check_loss(FocalLoss, gamma=gamma)
+
+
+def test_qembed_finds_the_components_by_name():
     schedule = plugins.create("schedules", "cosine_ramp", power=2.0)
     assert isinstance(schedule, CosineRampSchedule)
     assert plugins.available("schedules")["cosine_ramp"].distribution == "qembed-cosine-schedule"
+    assert isinstance(plugins.create("losses", "focal", gamma=1.0), FocalLoss)

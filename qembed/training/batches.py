@@ -1,0 +1,116 @@
+"""From a loader's batch to the model's arguments, and from the model's return
+value to an output with ``logits``.
+
+Batches are dicts (``input_ids``, ``attention_mask``, ``labels``, ...) or
+``(inputs, labels)`` pairs. Dict keys that the model's ``forward`` does not take
+(``sense_ids`` for scoring, say) are left out, as the Hugging Face Trainer does;
+``labels`` go to the loss, not to the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+from torch import Tensor, nn
+
+from qembed.nn.output import QuantumOutput
+
+ENTANGLEMENT_FIELDS = ("entanglement", "pair_entanglement", "pair_mask")
+
+
+class BadBatchError(ValueError):
+    """A batch the trainer cannot use, with what it holds named."""
+
+
+class ModelCall:
+    """Calls a model with the parts of a batch its ``forward`` accepts."""
+
+    def __init__(self, model: nn.Module, *, pass_labels: bool) -> None:
+        parameters = inspect.signature(model.forward).parameters
+        self.accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        self.accepted = frozenset(parameters)
+        self.pass_labels = pass_labels and ("labels" in self.accepted or self.accepts_any)
+
+    def split(self, batch: Any) -> tuple[tuple, dict[str, Any], Any]:
+        """``(args, kwargs, labels)`` for one batch."""
+        if isinstance(batch, Mapping):
+            if "labels" not in batch:
+                raise BadBatchError(
+                    f"a training batch needs 'labels'; this one has keys {sorted(map(str, batch))}"
+                )
+            kwargs = {
+                key: value for key, value in batch.items()
+                if key != "labels" and (self.accepts_any or key in self.accepted)
+            }
+            if self.pass_labels:
+                kwargs["labels"] = batch["labels"]
+            return (), kwargs, batch["labels"]
+        if isinstance(batch, (tuple, list)) and len(batch) == 2:
+            inputs, labels = batch
+            if isinstance(inputs, Mapping):
+                return (), dict(inputs), labels
+            return (inputs,), {}, labels
+        raise BadBatchError(
+            "a batch must be a dict with 'labels' or an (inputs, labels) pair, "
+            f"got {type(batch).__name__}"
+        )
+
+
+def as_output(raw: Any) -> Any:
+    """The model's return value as an object with ``logits`` (and whatever else it has)."""
+    if isinstance(raw, Tensor):
+        return QuantumOutput(logits=raw)
+    if isinstance(raw, Mapping) and not hasattr(raw, "logits"):
+        if "logits" not in raw:
+            raise BadBatchError(f"the model's output has no 'logits'; it has keys {sorted(map(str, raw))}")
+        return SimpleNamespace(**raw)
+    if getattr(raw, "logits", None) is None:
+        raise BadBatchError(
+            f"the model's output ({type(raw).__name__}) has no 'logits'; return a qembed.nn.QuantumOutput, "
+            "a dict or an object with a 'logits' field"
+        )
+    return raw
+
+
+def field(outputs: Any, name: str) -> Tensor | None:
+    """An optional output field, or None."""
+    return getattr(outputs, name, None)
+
+
+def without_entanglement(outputs: Any) -> Any:
+    """The same output with its entanglement fields removed, so losses drop their
+    entanglement terms (``entanglement_training=False``)."""
+    if dataclasses.is_dataclass(outputs):
+        return dataclasses.replace(outputs, **{name: None for name in ENTANGLEMENT_FIELDS})
+    view = SimpleNamespace(**{k: getattr(outputs, k) for k in dir(outputs) if not k.startswith("_")})
+    for name in ENTANGLEMENT_FIELDS:
+        setattr(view, name, None)
+    return view
+
+
+def with_sample_logits(outputs: Any, samples: Tensor) -> Any:
+    """The output with ``sample_logits`` ``[S, ...]`` attached."""
+    if dataclasses.is_dataclass(outputs):
+        return dataclasses.replace(outputs, sample_logits=samples)
+    setattr(outputs, "sample_logits", samples)
+    return outputs
+
+
+def token_count(labels: Tensor, logits: Tensor) -> Tensor | int:
+    """How many targets a mean-reduced loss averages over: the batch size, or the
+    non-ignored (``!= -100``) tokens of token-level labels (a tensor: no sync)."""
+    if labels.dim() >= 2 and logits.dim() == labels.dim() + 1:
+        return (labels != -100).sum()
+    return labels.shape[0]
+
+
+def flatten_token_level(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``[B, T, C]`` logits with ``[B, T]`` labels become ``[B*T, C]`` and ``[B*T]``."""
+    if labels.dim() >= 2 and logits.dim() == labels.dim() + 1:
+        return logits.flatten(0, -2), labels.flatten()
+    return logits, labels
+

@@ -1,0 +1,169 @@
+"""``QuantumTrainingConfig``: every ``quantum_training_config`` key, typed and validated.
+
+A dict given to the trainer is checked here before anything is built: an unknown
+key is named with close matches, a value of the wrong type or range is named with
+what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from qembed.plugins.errors import did_you_mean
+
+
+class ConfigError(ValueError):
+    """A ``quantum_training_config`` key or value that cannot be used."""
+
+
+def _number(minimum: float | None = None, *, exclusive: bool = False, integer: bool = False):
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            expected = "an integer" if integer else "a number"
+            raise ConfigError(f"quantum_training_config[{attribute.name!r}] must be {expected}, got {value!r}")
+        if minimum is not None and (value <= minimum if exclusive else value < minimum):
+            relation = ">" if exclusive else ">="
+            raise ConfigError(
+                f"quantum_training_config[{attribute.name!r}] must be {relation} {minimum}, got {value!r}"
+            )
+
+    return check
+
+
+def _boolean(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"quantum_training_config[{attribute.name!r}] must be True or False, got {value!r}")
+
+
+def _one_of(*choices: Any):
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if not any(value is choice or (type(value) is type(choice) and value == choice) for choice in choices):
+            listing = ", ".join(repr(c) for c in choices)
+            hint = did_you_mean(value, [c for c in choices if isinstance(c, str)]) if isinstance(value, str) else ""
+            raise ConfigError(
+                f"quantum_training_config[{attribute.name!r}] must be one of {listing}, got {value!r}{hint}"
+            )
+
+    return check
+
+
+def _component_spec(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """A registry name, a ``{"name": ...}`` mapping, or a built object (checked when built)."""
+    if isinstance(value, Mapping) and "name" not in value:
+        raise ConfigError(
+            f"quantum_training_config[{attribute.name!r}] as a mapping needs a 'name' key, got {dict(value)!r}"
+        )
+
+
+def _replay_spec(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, bool):
+        return
+    _component_spec(instance, attribute, value)
+
+
+@attrs.define(kw_only=True)
+class QuantumTrainingConfig:
+    """The trainer's configuration; see ``docs/configuration.md`` for every key."""
+
+    # the seed's keys
+    superposition_schedule: Any = attrs.field(default="linear", validator=_component_spec)
+    entanglement_training: bool = attrs.field(default=True, validator=_boolean)
+    uncertainty_regularization: float = attrs.field(default=0.0, validator=_number(0.0))
+    collapse_strategy: Any = attrs.field(default=None, validator=_component_spec)
+    quantum_gradient_clipping: bool = attrs.field(default=False, validator=_boolean)
+    max_quantum_grad_norm: float = attrs.field(default=1.0, validator=_number(0.0, exclusive=True))
+    separate_clipping: bool = attrs.field(default=False, validator=_boolean)
+    quantum_memory_replay: Any = attrs.field(default=False, validator=_replay_spec)
+    gradient_checkpointing: bool = attrs.field(default=False, validator=_boolean)
+    mixed_precision: bool | str = attrs.field(default=False, validator=_one_of(False, True, "bf16", "fp16"))
+    quantum_memory_efficient: bool = attrs.field(default=False, validator=_boolean)
+    quantum_parallel: bool = attrs.field(default=False, validator=_boolean)
+    entanglement_optimization: str | None = attrs.field(default=None, validator=_one_of(None, "dense", "sparse"))
+    collapse_optimization: str = attrs.field(default="batched", validator=_one_of("batched", "sequential"))
+    distributed_training: bool = attrs.field(default=False, validator=_boolean)
+    quantum_sync: bool = attrs.field(default=False, validator=_boolean)
+    entanglement_sync: bool = attrs.field(default=False, validator=_boolean)
+    # qembed's own keys
+    max_grad_norm: float = attrs.field(default=1.0, validator=_number(0.0, exclusive=True))
+    clipping: Any = attrs.field(default=None, validator=_component_spec)
+    log_every_n_steps: int = attrs.field(default=50, validator=_number(1, integer=True))
+    gradient_accumulation_steps: int = attrs.field(default=1, validator=_number(1, integer=True))
+    early_stopping_min_delta: float = attrs.field(default=0.0, validator=_number(0.0))
+
+    def __attrs_post_init__(self) -> None:
+        if self.separate_clipping and not self.quantum_gradient_clipping:
+            raise ConfigError(
+                "quantum_training_config['separate_clipping'] needs 'quantum_gradient_clipping': True"
+            )
+        if self.clipping is not None and self.quantum_gradient_clipping:
+            raise ConfigError(
+                "quantum_training_config: give either 'clipping' or 'quantum_gradient_clipping', not both"
+            )
+        for key in ("quantum_memory_efficient", "quantum_parallel", "distributed_training",
+                    "quantum_sync", "entanglement_sync"):
+            if getattr(self, key):
+                raise ConfigError(
+                    f"quantum_training_config[{key!r}] = True is not available in this version of qembed "
+                    "(it arrives with the performance and distributed work); remove it or set it to False"
+                )
+        if self.collapse_optimization != "batched":
+            raise ConfigError(
+                "quantum_training_config['collapse_optimization'] = 'sequential' is not available in this "
+                "version of qembed; use 'batched'"
+            )
+
+    @classmethod
+    def from_value(cls, value: QuantumTrainingConfig | Mapping[str, Any] | None) -> QuantumTrainingConfig:
+        """Build from a dict (unknown keys are named with close matches), or pass through."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"quantum_training_config must be a dict or a QuantumTrainingConfig, got {type(value).__name__}"
+            )
+        known = [field.name for field in attrs.fields(cls)]
+        for key in value:
+            if key not in known:
+                raise ConfigError(
+                    f"quantum_training_config has unknown key {key!r}{did_you_mean(str(key), known)}; "
+                    f"known keys: {', '.join(known)}"
+                )
+        return cls(**value)
+
+    def clipping_spec(self) -> Any:
+        """The clipping strategy spec: ``clipping`` itself, or what the seed's
+        ``quantum_gradient_clipping`` / ``max_quantum_grad_norm`` / ``separate_clipping``
+        keys mean."""
+        if self.clipping is not None:
+            return self.clipping
+        if not self.quantum_gradient_clipping:
+            return "none"
+        if self.separate_clipping:
+            return {"name": "separate", "quantum_max_norm": self.max_quantum_grad_norm,
+                    "classical_max_norm": self.max_grad_norm}
+        return {"name": "global_norm", "max_norm": self.max_quantum_grad_norm}
+
+    def replay_spec(self) -> Any:
+        """The replay strategy spec: ``True`` means reservoir sampling, ``False`` none."""
+        if self.quantum_memory_replay is True:
+            return "reservoir"
+        if self.quantum_memory_replay is False:
+            return "none"
+        return self.quantum_memory_replay
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved configuration as plain data (objects shown by their repr)."""
+        def plain(value: Any) -> Any:
+            if value is None or isinstance(value, (bool, int, float, str)):
+                return value
+            if isinstance(value, Mapping):
+                return {str(k): plain(v) for k, v in value.items()}
+            return repr(value)
+
+        return {field.name: plain(getattr(self, field.name)) for field in attrs.fields(type(self))}

@@ -1,0 +1,460 @@
+"""``QuantumTrainer``: the quantum-aware training loop.
+
+One optimizer step does, in order: set the collapse probability the schedule gives
+for this step on every collapse-aware module; forward (under autocast when mixed
+precision is on); the loss and the quantum terms; backward; at the end of a
+gradient-accumulation window unscale, clip, step and zero the gradients. Metrics
+stay on the device and are read once every ``log_every_n_steps`` optimizer steps
+and at the end of each epoch, so the loop never waits for the device in between.
+
+Lifecycle hooks, in order: ``qembed_on_train_start``; ``qembed_on_log`` every
+``log_every_n_steps`` optimizer steps; per epoch ``qembed_on_validation_end`` (when
+validating) then ``qembed_on_epoch_end``; ``qembed_on_checkpoint`` after a file is
+complete; ``qembed_on_train_end``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from qembed.nn.collapse import collapse_aware_modules
+from qembed.nn.embeddings import QuantumEmbeddings
+from qembed.nn.entanglement import EntanglementLayer
+from qembed.nn.roles import role_of
+from qembed.plugins import PluginRegistry, default_registry
+from qembed.training.batches import (
+    ModelCall,
+    as_output,
+    field,
+    token_count,
+    with_sample_logits,
+    without_entanglement,
+)
+from qembed.training.checkpoint_io import atomic_save, safe_load
+from qembed.training.config import ConfigError, QuantumTrainingConfig
+from qembed.training.devices import Precision, resolve_device, to_device
+from qembed.training.examples import batch_size, concat_batches
+from qembed.training.history import History
+from qembed.training.lifecycle import Lifecycle
+from qembed.training.loss_call import LossCall
+from qembed.training.loss_terms import LossTerms
+from qembed.training.progress import EpochProgress
+from qembed.training.seeding import seed_everything
+from qembed.training.validation_metrics import ValidationTotals
+
+#: Metrics summed on the device per batch, in this order.
+STEP_METRICS = ("loss", "quantum_loss", "uncertainty", "entanglement_strength", "superposition_coherence")
+
+
+class QuantumTrainer:
+    """Trains a quantum-enhanced model with a superposition schedule, quantum
+    regularisation, clipping and replay, all chosen by string name or object.
+
+    ``optimizer``: a ``torch.optim.Optimizer``, or a registered name / ``{"name": ...,
+    **options}`` spec built over ``model.parameters()``. ``loss_fn``: an ``nn.Module``,
+    a name or spec, or ``None`` to use the loss the model returns itself.
+    ``quantum_training_config``: a dict or :class:`QuantumTrainingConfig`.
+    ``device``: ``None`` picks CUDA when available. ``log_dir``: TensorBoard logs and
+    ``history.json`` go there. ``plugins``: plugin objects for this trainer only.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: Any,
+        loss_fn: Any = None,
+        quantum_training_config: QuantumTrainingConfig | dict[str, Any] | None = None,
+        *,
+        device: str | torch.device | None = None,
+        log_dir: str | os.PathLike | None = None,
+        plugins: Sequence[Any] = (),
+        progress_bar: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.config = QuantumTrainingConfig.from_value(quantum_training_config)
+        self.registry: PluginRegistry = default_registry().with_plugins(plugins) if plugins else default_registry()
+        self.device = resolve_device(device)
+        if seed is not None:
+            seed_everything(seed)
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.progress_bar = progress_bar
+        self.schedule = self._create("superposition_schedule", "schedules", self.config.superposition_schedule)
+        self.clipping = self._create("clipping", "clipping", self.config.clipping_spec())
+        self.replay = self._create("quantum_memory_replay", "replay", self.config.replay_spec())
+        self.model = model.to(self.device)
+        self._configure_model()
+        self.optimizer = self._build_optimizer(optimizer)
+        self.loss_fn = self._create("loss_fn", "losses", loss_fn) if loss_fn is not None else None
+        if isinstance(self.loss_fn, nn.Module):
+            self.loss_fn.to(self.device)
+        self._loss_call = LossCall(self.loss_fn) if self.loss_fn is not None else None
+        self._model_call = ModelCall(self.model, pass_labels=self.loss_fn is None)
+        self.precision = Precision.resolve(self.config.mixed_precision, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.needs_grad_scaler)
+        self._collapse_modules = collapse_aware_modules(self.model)
+        self._lifecycle = Lifecycle(self.registry)
+        self.training_history = History()
+        self.global_step = 0
+        self.epoch = 0
+        self.collapse_probability = 0.0
+        self._applied_probability: float | None = None  # what the modules hold now
+        self._grad_norms: dict[str, Tensor] = {}
+        self.last_outputs: Any = None
+        self._horizon: tuple[int, int] | None = None  # (first step, total steps) of the running train()
+        self._run_step = 0
+        self._stop_requested = False
+
+    # --- construction -------------------------------------------------------------
+
+    def _create(self, key: str, kind: str, spec: Any) -> Any:
+        try:
+            return self.registry.create(kind, spec)
+        except (KeyError, ValueError, TypeError) as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise ConfigError(f"{key}: {message}") from err
+
+    def _build_optimizer(self, optimizer: Any) -> torch.optim.Optimizer:
+        if isinstance(optimizer, torch.optim.Optimizer):
+            return optimizer
+        try:
+            built = self.registry.create("optimizers", optimizer, self.model.parameters())
+        except (KeyError, ValueError, TypeError) as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise ConfigError(f"optimizer: {message}") from err
+        if not isinstance(built, torch.optim.Optimizer):
+            raise ConfigError(f"optimizer: {optimizer!r} built a {type(built).__name__}, not a torch Optimizer")
+        return built
+
+    def _configure_model(self) -> None:
+        """Apply the config keys that act on the model itself."""
+        config = self.config
+        if config.collapse_strategy is not None:
+            layers = [m for m in self.model.modules() if isinstance(m, QuantumEmbeddings)]
+            if not layers:
+                raise ConfigError("quantum_training_config['collapse_strategy'] is set but the model has no "
+                                  "QuantumEmbeddings layer to apply it to")
+            for layer in layers:
+                layer.collapse = self._create("collapse_strategy", "collapse", config.collapse_strategy)
+        if config.entanglement_optimization is not None:
+            layers = [m for m in self.model.modules() if isinstance(m, EntanglementLayer)]
+            if not layers:
+                raise ConfigError("quantum_training_config['entanglement_optimization'] is set but the model "
+                                  "has no EntanglementLayer")
+            for layer in layers:
+                layer.mode = config.entanglement_optimization
+        if config.gradient_checkpointing:
+            enable = getattr(self.model, "gradient_checkpointing_enable", None)
+            if not callable(enable):
+                raise ConfigError("quantum_training_config['gradient_checkpointing'] needs a model with "
+                                  f"gradient_checkpointing_enable(); {type(self.model).__name__} has none")
+            enable()
+        if not config.entanglement_training:
+            for parameter in self.model.parameters():
+                if role_of(parameter) == "entanglement":
+                    parameter.requires_grad_(False)
+
+    # --- public API ----------------------------------------------------------------
+
+    def train(
+        self,
+        train_dataloader: Iterable[Any],
+        val_dataloader: Iterable[Any] | None = None,
+        num_epochs: int = 10,
+        save_best_model: bool = False,
+        model_save_path: str | os.PathLike | None = None,
+        early_stopping_patience: int | None = None,
+    ) -> History:
+        """Train for ``num_epochs`` epochs; returns (and keeps in ``training_history``)
+        the history, a dict of per-epoch lists. Calling it again continues the run:
+        epochs and steps keep counting and the history grows."""
+        if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
+            raise ValueError(f"num_epochs must be an integer >= 1, got {num_epochs!r}")
+        if early_stopping_patience is not None and (
+            isinstance(early_stopping_patience, bool) or not isinstance(early_stopping_patience, int)
+            or early_stopping_patience < 0
+        ):
+            raise ValueError(f"early_stopping_patience must be None or an integer >= 0, got {early_stopping_patience!r}")
+        if save_best_model and model_save_path is None:
+            raise ValueError("save_best_model=True needs model_save_path (where to write the best model)")
+        steps = self._steps_per_epoch(train_dataloader, "train_dataloader")
+        if val_dataloader is not None:
+            self._steps_per_epoch(val_dataloader, "val_dataloader")
+        monitor = "val_loss" if val_dataloader is not None else "train_loss"
+        best, stale = math.inf, 0
+        self._stop_requested = False
+        self._horizon = (0, num_epochs * steps)
+        self._run_step = 0
+        self._lifecycle.call("qembed_on_train_start", trainer=self)
+        try:
+            for _ in range(num_epochs):
+                row = {f"train_{k}" if k == "loss" else k: v for k, v in self.train_epoch(train_dataloader, self.epoch).items()}
+                if val_dataloader is not None:
+                    row.update({f"val_{k}": v for k, v in self.validate(val_dataloader).items()})
+                row["epoch"] = self.epoch
+                self.training_history.append(row)
+                self._write_history()
+                current = row[monitor]
+                if current < best - self.config.early_stopping_min_delta:
+                    best, stale = current, 0
+                    if save_best_model:
+                        self.save_model(model_save_path)
+                else:
+                    stale += 1
+                self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch, metrics=row)
+                self.epoch += 1
+                if early_stopping_patience is not None and stale > early_stopping_patience:
+                    break
+                if self._stop_requested:
+                    break
+        finally:
+            self._horizon = None
+        self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
+        return self.training_history
+
+    def train_epoch(self, train_dataloader: Iterable[Any], epoch: int = 0) -> dict[str, float]:
+        """One pass over ``train_dataloader``; returns the epoch's mean ``loss``,
+        ``quantum_loss``, ``uncertainty``, ``entanglement_strength``,
+        ``superposition_coherence``, ``collapse_probability`` and the final ``lr``."""
+        steps = self._steps_per_epoch(train_dataloader, "train_dataloader")
+        first_step, total_steps = self._horizon if self._horizon is not None else (0, steps)
+        if self._horizon is None:
+            self._run_step = 0
+        accumulate = self.config.gradient_accumulation_steps
+        batches = len(train_dataloader)  # type: ignore[arg-type]
+        log_every = self.config.log_every_n_steps
+        self.model.train()
+        epoch_sums = torch.zeros(len(STEP_METRICS), device=self.device)
+        window = torch.zeros_like(epoch_sums)
+        window_batches = epoch_batches = 0
+        collapse_sum = 0.0
+        window_weight: Tensor | int = 0
+        progress = EpochProgress(self.progress_bar, batches, f"epoch {epoch + 1}")
+        try:
+            for index, batch in enumerate(train_dataloader):
+                starts_window = index % accumulate == 0
+                ends_window = (index + 1) % accumulate == 0 or index + 1 == batches
+                if starts_window:
+                    self._set_collapse_probability(self.schedule(first_step + self._run_step, total_steps))
+                collapse_sum += self.collapse_probability
+                outputs, labels, terms = self._forward(batch)
+                if accumulate > 1:
+                    weight = token_count(labels, outputs.logits)
+                    self.scaler.scale(terms.total * weight).backward()
+                    window_weight = window_weight + weight
+                else:
+                    self.scaler.scale(terms.total).backward()
+                window += _step_metrics(terms, outputs)
+                window_batches += 1
+                if ends_window:
+                    self._optimizer_step(window_weight if accumulate > 1 else None)
+                    window_weight = 0
+                    if self.global_step % log_every == 0:
+                        self._log(window / window_batches, progress)
+                        epoch_sums += window
+                        epoch_batches += window_batches
+                        window.zero_()
+                        window_batches = 0
+                progress.update()
+                if self._stop_requested:
+                    break
+        finally:
+            progress.close()
+        epoch_sums += window
+        epoch_batches += window_batches
+        means = (epoch_sums / max(epoch_batches, 1)).tolist()
+        metrics = dict(zip(STEP_METRICS, means, strict=True))
+        metrics["collapse_probability"] = collapse_sum / max(epoch_batches, 1)
+        metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        return metrics
+
+    def validate(self, val_dataloader: Iterable[Any]) -> dict[str, float]:
+        """Evaluate without gradients: ``loss``, ``accuracy``, ``uncertainty``,
+        ``predictive_uncertainty``, ``ece``, ``nll``, ``brier``,
+        ``entanglement_strength``, ``superposition_coherence``."""
+        self._steps_per_epoch(val_dataloader, "val_dataloader")
+        was_training = self.model.training
+        self.model.eval()
+        totals = ValidationTotals(self.device)
+        try:
+            with torch.no_grad():
+                for batch in val_dataloader:
+                    outputs, labels, terms = self._forward(batch, sample=False)
+                    totals.add(outputs, labels, terms.total)
+        finally:
+            self.model.train(was_training)
+        metrics = totals.result()
+        self._lifecycle.call("qembed_on_validation_end", trainer=self, epoch=self.epoch, metrics=metrics)
+        return metrics
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        """Forward and loss for one batch, with the current collapse probability;
+        returns the loss tensor (for a Lightning ``training_step`` to return)."""
+        return self._forward(batch)[2].total
+
+    def request_stop(self) -> None:
+        """Ask the trainer to stop after the current step (for plugins: never raise)."""
+        self._stop_requested = True
+
+    def save_model(self, path: str | os.PathLike) -> Path:
+        """Write the model's weights atomically; ``qembed_on_checkpoint`` follows."""
+        target = atomic_save(
+            {"qembed_checkpoint": 1, "kind": "model", "model_state": self.model.state_dict(),
+             "epoch": self.epoch, "global_step": self.global_step},
+            path,
+        )
+        self._lifecycle.call("qembed_on_checkpoint", trainer=self, path=str(target))
+        return target
+
+    def load_model(self, path: str | os.PathLike) -> None:
+        """Load weights saved by :meth:`save_model` (or a bare ``state_dict``)."""
+        state = safe_load(path, map_location=self.device)
+        if isinstance(state, dict) and "model_state" in state:
+            state = state["model_state"]
+        if not isinstance(state, dict):
+            raise ValueError(f"{str(path)!r} holds neither a qembed checkpoint nor a state_dict")
+        _load_state_dict(self.model, state, path)
+
+    # --- the step -----------------------------------------------------------------
+
+    def _forward(self, batch: Any, *, sample: bool = True) -> tuple[Any, Tensor, LossTerms]:
+        fresh = batch
+        if sample and isinstance(batch, dict):
+            batch = self._mix_replay(batch)
+        batch = to_device(batch, self.device)
+        args, kwargs, labels = self._model_call.split(batch)
+        with self.precision.autocast():
+            outputs = as_output(self.model(*args, **kwargs))
+            if sample and self._loss_call is not None and self._loss_call.mc_samples > 1:
+                extra = [as_output(self.model(*args, **kwargs)).logits for _ in range(self._loss_call.mc_samples - 1)]
+                outputs = with_sample_logits(outputs, torch.stack([outputs.logits, *extra]))
+        terms = self._loss(outputs, labels)
+        if sample:
+            self.last_outputs = outputs
+            if isinstance(fresh, dict):
+                self.replay.add(fresh, _first_examples(outputs, batch_size(fresh)))
+            observe = getattr(self.optimizer, "observe_uncertainty", None)
+            uncertainty = field(outputs, "uncertainty")
+            if observe is not None and uncertainty is not None:
+                observe(uncertainty.detach().float().mean())
+        return outputs, labels, terms
+
+    def _loss(self, outputs: Any, labels: Tensor) -> LossTerms:
+        seen = outputs if self.config.entanglement_training else without_entanglement(outputs)
+        if self._loss_call is None:
+            loss = field(outputs, "loss")
+            if loss is None:
+                raise ValueError("loss_fn is None and the model returned no 'loss'; pass a loss_fn or labels the "
+                                 "model can use")
+            terms = LossTerms(loss, loss, torch.zeros((), device=loss.device))
+        else:
+            terms = self._loss_call(seen, labels)
+        weight = self.config.uncertainty_regularization
+        uncertainty = field(outputs, "uncertainty")
+        if weight and uncertainty is not None:
+            penalty = weight * uncertainty.float().mean()
+            terms = LossTerms(terms.total + penalty, terms.task, terms.quantum + penalty)
+        return terms
+
+    def _optimizer_step(self, window_weight: Tensor | int | None) -> None:
+        if window_weight is not None:  # mean over the window's targets, as one big batch would
+            gradients = [p.grad for p in self.model.parameters() if p.grad is not None]
+            torch._foreach_div_(gradients, torch.as_tensor(window_weight, device=self.device).clamp_min(1).float())
+        self.scaler.unscale_(self.optimizer)
+        self._grad_norms = self.clipping(self.optimizer.param_groups)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self._run_step += 1
+        self.global_step += 1
+
+    def _set_collapse_probability(self, probability: float) -> None:
+        if probability != self._applied_probability:  # a constant schedule writes once
+            for module in self._collapse_modules:
+                module.set_collapse_probability(probability)
+            self._applied_probability = probability
+        self.collapse_probability = probability
+
+    def _log(self, window_means: Tensor, progress: EpochProgress) -> None:
+        norms = self._grad_norms
+        values = torch.cat([window_means, *(n.detach().float().view(1) for n in norms.values())]).tolist()
+        metrics = dict(zip(STEP_METRICS + tuple(norms), values, strict=True))
+        metrics["collapse_probability"] = self.collapse_probability
+        metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        progress.show({"loss": metrics["loss"], "p_c": self.collapse_probability})
+        self._lifecycle.call("qembed_on_log", trainer=self, step=self.global_step, metrics=metrics)
+
+    # --- replay -----------------------------------------------------------------------
+
+    def _mix_replay(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The loader's batch followed by replayed examples (CPU work, before transfer)."""
+        size = self.replay.replay_size(batch_size(batch))
+        replayed = self.replay.sample(size) if size else None
+        return batch if replayed is None else concat_batches(batch, replayed)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _steps_per_epoch(self, loader: Iterable[Any], name: str) -> int:
+        try:
+            batches = len(loader)  # type: ignore[arg-type]
+        except TypeError:
+            raise ValueError(f"{name} must be a sized iterable of batches (a DataLoader or a list), "
+                             f"got {type(loader).__name__}") from None
+        if batches == 0:
+            raise ValueError(f"{name} is empty: it yields no batches")
+        return math.ceil(batches / self.config.gradient_accumulation_steps)
+
+    def _write_history(self) -> None:
+        if self.log_dir is None:
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        temporary = self.log_dir / ".history.json.tmp"
+        temporary.write_text(json.dumps(self.training_history, indent=1))
+        os.replace(temporary, self.log_dir / "history.json")
+
+
+def _step_metrics(terms: LossTerms, outputs: Any) -> Tensor:
+    """The per-batch values of :data:`STEP_METRICS`, stacked on the device."""
+    zero = torch.zeros((), device=terms.total.device)
+
+    def mean(name: str) -> Tensor:
+        value = field(outputs, name)
+        return value.detach().float().mean() if value is not None else zero
+
+    return torch.stack([terms.total.detach().float(), terms.quantum.detach().float(), mean("uncertainty"),
+                        mean("entanglement"), mean("superposition")])
+
+
+def _first_examples(outputs: Any, count: int) -> Any:
+    """The per-example fields replay strategies read, for the loader's examples only
+    (replayed ones follow them in the batch)."""
+    uncertainty = field(outputs, "uncertainty")
+    return SimpleNamespace(uncertainty=uncertainty[:count] if uncertainty is not None else None)
+
+
+def _load_state_dict(model: nn.Module, state: dict[str, Tensor], path: Any) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or reshaped:
+        details = []
+        if reshaped:
+            details.append("different shapes: " + ", ".join(
+                f"{k} {tuple(state[k].shape)} in the file vs {tuple(own[k].shape)} in the model" for k in reshaped[:5]))
+        if missing:
+            details.append(f"missing from the file: {', '.join(missing[:5])}")
+        if unexpected:
+            details.append(f"not in the model: {', '.join(unexpected[:5])}")
+        raise ValueError(f"{str(path)!r} does not fit this model; " + "; ".join(details))
+    model.load_state_dict(state)

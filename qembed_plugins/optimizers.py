@@ -1,0 +1,200 @@
+"""Built-in optimizers: ``quantum``, ``entanglement`` and ``uncertainty`` (AdamW with
+quantum-aware rules), and torch's ``adamw``, ``adam`` and ``sgd``.
+
+The three quantum optimizers are ``torch.optim.AdamW`` subclasses, so they work with
+LR schedulers, ``GradScaler`` and checkpoints. Given plain parameters (``model.parameters()``)
+they form one parameter group per kind of parameter, found by the role qembed's layers
+put on it (:func:`qembed.nn.role_of`); each group carries a ``"role"`` key
+(``"classical"``, ``"quantum"``, ``"entanglement"``) for clipping and logging. Given
+parameter-group dicts, a group with its own ``"lr"`` is kept as given (``"role"``
+defaults to ``"custom"``); a group without one is split by role like plain parameters,
+keeping its other options.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from qembed import hookimpl
+from qembed.nn import project_parameters, role_of
+from qembed.plugins.errors import did_you_mean
+
+_ADAMW_OPTIONS = tuple(name for name in inspect.signature(torch.optim.AdamW).parameters if name not in ("params", "lr"))
+
+
+def _check_positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a positive number, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+def _check_adamw_options(owner: str, own_options: Iterable[str], options: Mapping[str, Any]) -> None:
+    known = (*own_options, *_ADAMW_OPTIONS)
+    for name in options:
+        if name not in known:
+            raise TypeError(f"{owner} has no option {name!r}{did_you_mean(name, known)}; "
+                            f"its options are: {', '.join(known)}")
+
+
+def _role_groups(params: Iterable[Any], label_of: Callable[[str | None], str],
+                 learning_rates: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Parameter groups labelled by ``label_of(role)`` at ``learning_rates[label]``.
+
+    ``params`` may hold tensors, ``(name, tensor)`` pairs or group dicts; a dict with
+    an ``"lr"`` is kept as given, others are split by label keeping their options."""
+    items = list(params)
+    given = items if items and isinstance(items[0], Mapping) else [{"params": items}]
+    groups: list[dict[str, Any]] = []
+    for group in given:
+        if "lr" in group:
+            groups.append({"role": "custom", **group})
+            continue
+        members = group["params"]
+        members = [members] if isinstance(members, Tensor) else list(members)
+        split: dict[str, list[Any]] = {label: [] for label in learning_rates}
+        for member in members:
+            tensor = member[1] if isinstance(member, tuple) else member
+            split[label_of(role_of(tensor))].append(member)
+        groups.extend({**group, "params": chosen, "role": label, "lr": learning_rates[label]}
+                      for label, chosen in split.items() if chosen)
+    return groups
+
+
+def _quantum_or_classical(role: str | None) -> str:
+    return "classical" if role is None else "quantum"
+
+
+class QuantumOptimizer(torch.optim.AdamW):
+    """AdamW with every quantum parameter (any role) in a ``"quantum"`` group at
+    ``quantum_learning_rate`` (default ``lr``) and the rest in a ``"classical"``
+    group at ``lr``. Other keyword options go to ``torch.optim.AdamW``."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, quantum_learning_rate: float | None = None,
+                 **adamw_options: Any) -> None:
+        quantum_learning_rate = lr if quantum_learning_rate is None else quantum_learning_rate
+        _check_positive("lr", lr)
+        _check_positive("quantum_learning_rate", quantum_learning_rate)
+        _check_adamw_options(type(self).__name__, ("lr", "quantum_learning_rate"), adamw_options)
+        groups = _role_groups(params, _quantum_or_classical, {"classical": lr, "quantum": quantum_learning_rate})
+        super().__init__(groups, lr=lr, **adamw_options)
+
+
+class EntanglementOptimizer(torch.optim.AdamW):
+    """AdamW with entanglement parameters in an ``"entanglement"`` group at
+    ``entanglement_lr`` (default ``lr``); other quantum parameters (``"quantum"``)
+    and classical ones (``"classical"``) train at ``lr``.
+
+    After every step each parameter's projection is applied
+    (:func:`qembed.nn.project_parameters`), so the coupling generator of an
+    :class:`~qembed.nn.EntanglementLayer` stays skew-symmetric whatever weight decay does.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, entanglement_lr: float | None = None,
+                 **adamw_options: Any) -> None:
+        entanglement_lr = lr if entanglement_lr is None else entanglement_lr
+        _check_positive("lr", lr)
+        _check_positive("entanglement_lr", entanglement_lr)
+        _check_adamw_options(type(self).__name__, ("lr", "entanglement_lr"), adamw_options)
+
+        def label_of(role: str | None) -> str:
+            return "entanglement" if role == "entanglement" else _quantum_or_classical(role)
+
+        groups = _role_groups(params, label_of, {"classical": lr, "quantum": lr, "entanglement": entanglement_lr})
+        super().__init__(groups, lr=lr, **adamw_options)
+
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = super().step(closure)
+        project_parameters(p for group in self.param_groups for p in group["params"])
+        return loss
+
+
+class UncertaintyOptimizer(torch.optim.AdamW):
+    """AdamW whose steps shrink while the model is uncertain.
+
+    The trainer reports each batch's uncertainty ``u`` in [0, 1] with
+    :meth:`observe_uncertainty`; every later step's parameter change is multiplied by
+    ``s(u) = 1`` if ``u <= uncertainty_threshold``, else
+    ``max(min_scale, (1 - u) / (1 - uncertainty_threshold))``, so no step is ever
+    larger than AdamW's at ``lr``. Before any observation ``s = 1``. Parameters are
+    grouped into ``"classical"`` and ``"quantum"``, both at ``lr``. The last observed
+    uncertainty is part of :meth:`state_dict`, so a resumed run behaves the same.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, uncertainty_threshold: float = 0.5,
+                 min_scale: float = 0.1, **adamw_options: Any) -> None:
+        _check_positive("lr", lr)
+        if isinstance(uncertainty_threshold, bool) or not isinstance(uncertainty_threshold, (int, float)) \
+                or not 0.0 <= uncertainty_threshold < 1.0:
+            raise ValueError(f"uncertainty_threshold must be in [0, 1), got {uncertainty_threshold!r}")
+        if isinstance(min_scale, bool) or not isinstance(min_scale, (int, float)) or not 0.0 < min_scale <= 1.0:
+            raise ValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
+        _check_adamw_options(type(self).__name__, ("lr", "uncertainty_threshold", "min_scale"), adamw_options)
+        groups = _role_groups(params, _quantum_or_classical, {"classical": lr, "quantum": lr})
+        super().__init__(groups, lr=lr, **adamw_options)
+        self.uncertainty_threshold = float(uncertainty_threshold)
+        self.min_scale = float(min_scale)
+        self._uncertainty: Tensor | None = None
+
+    def observe_uncertainty(self, uncertainty: Tensor | float) -> None:
+        """Record the current batch uncertainty: a 0-dim tensor in [0, 1], best on the
+        parameters' device (it is kept as is: no host-device synchronisation)."""
+        if not isinstance(uncertainty, Tensor):
+            uncertainty = torch.tensor(float(uncertainty), device=self.param_groups[0]["params"][0].device)
+        if uncertainty.dim() != 0:
+            raise ValueError(f"uncertainty must be a 0-dim tensor, got shape {tuple(uncertainty.shape)}")
+        self._uncertainty = uncertainty.detach()
+
+    def update_scale(self) -> Tensor | None:
+        """The factor ``s(u)`` the next step applies (a 0-dim tensor), or ``None``
+        (meaning 1) before any uncertainty was observed."""
+        if self._uncertainty is None:
+            return None
+        u = self._uncertainty.float()
+        return ((1.0 - u) / (1.0 - self.uncertainty_threshold)).clamp(self.min_scale, 1.0)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        scale = self.update_scale()
+        if scale is None:
+            return super().step(closure)
+        by_device: dict[torch.device, list[Tensor]] = {}
+        for group in self.param_groups:
+            for param in group["params"]:
+                by_device.setdefault(param.device, []).append(param)
+        before = {device: [p.clone() for p in params] for device, params in by_device.items()}
+        loss = super().step(closure)
+        for device, params in by_device.items():
+            torch._foreach_sub_(params, before[device])  # the AdamW change ...
+            torch._foreach_mul_(params, scale.to(device))  # ... times s ...
+            torch._foreach_add_(params, before[device])  # ... from where the step began
+        return loss
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["observed_uncertainty"] = self._uncertainty
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        uncertainty = state_dict.pop("observed_uncertainty", None)
+        super().load_state_dict(state_dict)
+        device = self.param_groups[0]["params"][0].device
+        self._uncertainty = None if uncertainty is None else uncertainty.to(device)
+
+
+@hookimpl
+def qembed_register_optimizers() -> dict[str, Callable[..., torch.optim.Optimizer]]:
+    return {
+        "quantum": QuantumOptimizer,
+        "entanglement": EntanglementOptimizer,
+        "uncertainty": UncertaintyOptimizer,
+        "adamw": torch.optim.AdamW,
+        "adam": torch.optim.Adam,
+        "sgd": torch.optim.SGD,
+    }

@@ -1,0 +1,91 @@
+"""The TensorBoard logger: a first-party plugin on the trainer's lifecycle hooks.
+
+Active for a trainer with a ``log_dir``. Tags:
+
+- ``train/<metric>`` every ``log_every_n_steps`` optimizer steps (loss, quantum_loss,
+  uncertainty, entanglement_strength, superposition_coherence, collapse_probability,
+  lr, grad_norm...), at the global step;
+- ``val/<metric>`` after every validation, at the global step;
+- ``epoch/<metric>`` once per epoch, at the epoch number, with histograms
+  ``epoch/sense_probabilities`` and ``epoch/pair_entanglement`` of the epoch's last
+  training batch;
+- hparams: the resolved config with the final metrics, in the same run.
+
+The writer is flushed at every epoch end and closed when training ends. TensorBoard
+itself is imported only when a trainer with a ``log_dir`` starts.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from qembed import hookimpl
+
+_writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _writer(trainer: Any) -> Any | None:
+    return _writers.get(trainer)
+
+
+@hookimpl
+def qembed_on_train_start(trainer: Any) -> None:
+    if trainer.log_dir is None or trainer in _writers:
+        return
+    from torch.utils.tensorboard import SummaryWriter
+
+    # purge_step drops points a crashed run left past where this run resumes
+    _writers[trainer] = SummaryWriter(str(trainer.log_dir), purge_step=trainer.global_step or None)
+
+
+@hookimpl
+def qembed_on_log(trainer: Any, step: int, metrics: Mapping[str, float]) -> None:
+    writer = _writer(trainer)
+    if writer is not None:
+        for name, value in metrics.items():
+            writer.add_scalar(f"train/{name}", value, step)
+
+
+@hookimpl
+def qembed_on_validation_end(trainer: Any, epoch: int, metrics: Mapping[str, float]) -> None:
+    writer = _writer(trainer)
+    if writer is not None:
+        for name, value in metrics.items():
+            writer.add_scalar(f"val/{name}", value, trainer.global_step)
+
+
+@hookimpl
+def qembed_on_epoch_end(trainer: Any, epoch: int, metrics: Mapping[str, float]) -> None:
+    writer = _writer(trainer)
+    if writer is None:
+        return
+    for name, value in metrics.items():
+        if name != "epoch":
+            writer.add_scalar(f"epoch/{name}", value, epoch)
+    outputs = trainer.last_outputs
+    probabilities = getattr(outputs, "sense_probabilities", None)
+    if probabilities is not None:
+        writer.add_histogram("epoch/sense_probabilities", probabilities.detach().float().flatten(), epoch)
+    pairs, mask = getattr(outputs, "pair_entanglement", None), getattr(outputs, "pair_mask", None)
+    if pairs is not None and mask is not None and bool(mask.any()):
+        writer.add_histogram("epoch/pair_entanglement", pairs.detach().float()[mask], epoch)
+    writer.flush()
+
+
+@hookimpl
+def qembed_on_train_end(trainer: Any, history: Mapping[str, list]) -> None:
+    writer = _writers.pop(trainer, None)
+    if writer is None:
+        return
+    from torch.utils.tensorboard.summary import hparams
+
+    config = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in trainer.config.to_dict().items()}
+    final = {f"hparams/{k}": v[-1] for k, v in history.items()
+             if k != "epoch" and v and isinstance(v[-1], (int, float))}
+    for summary in hparams(config, final):
+        writer.file_writer.add_summary(summary)
+    for name, value in final.items():
+        writer.add_scalar(name, value, trainer.epoch)
+    writer.close()
