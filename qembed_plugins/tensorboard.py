@@ -36,8 +36,9 @@ def qembed_on_train_start(trainer: Any) -> None:
         return
     from torch.utils.tensorboard import SummaryWriter
 
-    # purge_step drops points a crashed run left past where this run resumes
-    _writers[trainer] = SummaryWriter(str(trainer.log_dir), purge_step=trainer.global_step or None)
+    # a resumed run continues at global_step + 1: drop the points a crashed run wrote past its checkpoint
+    purge_step = trainer.global_step + 1 if trainer.global_step else None
+    _writers[trainer] = SummaryWriter(str(trainer.log_dir), purge_step=purge_step)
 
 
 @hookimpl

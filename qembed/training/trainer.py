@@ -39,6 +39,8 @@ from qembed.training.batches import (
     with_sample_logits,
     without_entanglement,
 )
+from qembed.training import checkpoint, rng_state
+from qembed.training.checkpoint import RunState
 from qembed.training.checkpoint_io import atomic_save, safe_load
 from qembed.training.config import ConfigError, QuantumTrainingConfig
 from qembed.training.devices import Precision, resolve_device, to_device
@@ -111,8 +113,7 @@ class QuantumTrainer:
         self._applied_probability: float | None = None  # what the modules hold now
         self._grad_norms: dict[str, Tensor] = {}
         self.last_outputs: Any = None
-        self._horizon: tuple[int, int] | None = None  # (first step, total steps) of the running train()
-        self._run_step = 0
+        self._run: RunState | None = None  # the running train() call
         self._stop_requested = False
 
     # --- construction -------------------------------------------------------------
@@ -174,10 +175,20 @@ class QuantumTrainer:
         save_best_model: bool = False,
         model_save_path: str | os.PathLike | None = None,
         early_stopping_patience: int | None = None,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        resume_from: str | os.PathLike | None = None,
+        restore_best_weights: bool = False,
     ) -> History:
         """Train for ``num_epochs`` epochs; returns (and keeps in ``training_history``)
         the history, a dict of per-epoch lists. Calling it again continues the run:
-        epochs and steps keep counting and the history grows."""
+        epochs and steps keep counting and the history grows.
+
+        ``checkpoint_dir``: write ``last.pth`` after every epoch and ``best.pth`` when
+        the monitored loss improves (``interrupted.pth`` on Ctrl-C). ``resume_from``:
+        continue the run a checkpoint came from; ``num_epochs`` counts from that run's
+        start. ``restore_best_weights``: end with the best epoch's weights.
+        """
         if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
             raise ValueError(f"num_epochs must be an integer >= 1, got {num_epochs!r}")
         if early_stopping_patience is not None and (
@@ -190,46 +201,78 @@ class QuantumTrainer:
         steps = self._steps_per_epoch(train_dataloader, "train_dataloader")
         if val_dataloader is not None:
             self._steps_per_epoch(val_dataloader, "val_dataloader")
+        generator = rng_state.sampler_generator(train_dataloader)
+        run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps)
+        if resume_from is not None:
+            run = self._resume(resume_from, run, generator)
+        folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         monitor = "val_loss" if val_dataloader is not None else "train_loss"
-        best, stale = math.inf, 0
+        best_weights = None
         self._stop_requested = False
-        self._horizon = (0, num_epochs * steps)
-        self._run_step = 0
+        self._run = run
         self._lifecycle.call("qembed_on_train_start", trainer=self)
         try:
-            for _ in range(num_epochs):
-                row = {f"train_{k}" if k == "loss" else k: v for k, v in self.train_epoch(train_dataloader, self.epoch).items()}
+            while self.epoch < run.end_epoch and not self._stop_requested:
+                row = {f"train_{k}" if k == "loss" else k: v
+                       for k, v in self.train_epoch(train_dataloader, self.epoch).items()}
                 if val_dataloader is not None:
                     row.update({f"val_{k}": v for k, v in self.validate(val_dataloader).items()})
                 row["epoch"] = self.epoch
                 self.training_history.append(row)
                 self._write_history()
-                current = row[monitor]
-                if current < best - self.config.early_stopping_min_delta:
-                    best, stale = current, 0
-                    if save_best_model:
-                        self.save_model(model_save_path)
-                else:
-                    stale += 1
-                self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch, metrics=row)
+                improved = row[monitor] < run.best - self.config.early_stopping_min_delta
+                run.best, run.stale = (row[monitor], 0) if improved else (run.best, run.stale + 1)
                 self.epoch += 1
-                if early_stopping_patience is not None and stale > early_stopping_patience:
+                if improved and save_best_model:
+                    self.save_model(model_save_path)
+                if improved and restore_best_weights:
+                    best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+                if folder is not None:
+                    self.save_checkpoint(folder / "last.pth", _sampler=generator)
+                    if improved:
+                        self.save_checkpoint(folder / "best.pth", _sampler=generator)
+                self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch - 1, metrics=row)
+                if early_stopping_patience is not None and run.stale > early_stopping_patience:
                     break
-                if self._stop_requested:
-                    break
+        except KeyboardInterrupt:
+            if folder is not None:
+                self.save_checkpoint(folder / "interrupted.pth", _sampler=generator)
+            self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
+            raise
         finally:
-            self._horizon = None
+            self._run = None
+        if best_weights is not None:
+            self.model.load_state_dict(best_weights)
         self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
         return self.training_history
+
+    def save_checkpoint(self, path: str | os.PathLike, *, _sampler: Any = None) -> Path:
+        """Write a full training checkpoint atomically (model, optimizer, scaler, replay
+        buffer, run position, early stopping, history, config, RNG states);
+        ``qembed_on_checkpoint`` follows once the file is complete."""
+        target = atomic_save(checkpoint.build(self, self._run, _sampler), path)
+        self._lifecycle.call("qembed_on_checkpoint", trainer=self, path=str(target))
+        return target
+
+    def _resume(self, path: str | os.PathLike, run: RunState, generator: Any) -> RunState:
+        state = checkpoint.check_format(safe_load(path, map_location=self.device), path)
+        saved = checkpoint.restore(self, state, generator)
+        if saved is None:
+            raise ValueError(f"{str(path)!r} was saved outside train(); it holds no run to continue")
+        if saved.steps_per_epoch != run.steps_per_epoch:
+            raise ValueError(
+                f"{str(path)!r} comes from a run with {saved.steps_per_epoch} optimizer steps per epoch; this "
+                f"loader gives {run.steps_per_epoch}: resume with the same data and gradient_accumulation_steps"
+            )
+        saved.num_epochs = run.num_epochs  # counted from the run's start
+        return saved
 
     def train_epoch(self, train_dataloader: Iterable[Any], epoch: int = 0) -> dict[str, float]:
         """One pass over ``train_dataloader``; returns the epoch's mean ``loss``,
         ``quantum_loss``, ``uncertainty``, ``entanglement_strength``,
         ``superposition_coherence``, ``collapse_probability`` and the final ``lr``."""
         steps = self._steps_per_epoch(train_dataloader, "train_dataloader")
-        first_step, total_steps = self._horizon if self._horizon is not None else (0, steps)
-        if self._horizon is None:
-            self._run_step = 0
+        run = self._run if self._run is not None else RunState(self.epoch, 1, steps)
         accumulate = self.config.gradient_accumulation_steps
         batches = len(train_dataloader)  # type: ignore[arg-type]
         log_every = self.config.log_every_n_steps
@@ -245,7 +288,7 @@ class QuantumTrainer:
                 starts_window = index % accumulate == 0
                 ends_window = (index + 1) % accumulate == 0 or index + 1 == batches
                 if starts_window:
-                    self._set_collapse_probability(self.schedule(first_step + self._run_step, total_steps))
+                    self._set_collapse_probability(self.schedule(run.run_step, run.total_steps))
                 collapse_sum += self.collapse_probability
                 outputs, labels, terms = self._forward(batch)
                 if accumulate > 1:
@@ -258,6 +301,7 @@ class QuantumTrainer:
                 window_batches += 1
                 if ends_window:
                     self._optimizer_step(window_weight if accumulate > 1 else None)
+                    run.run_step += 1
                     window_weight = 0
                     if self.global_step % log_every == 0:
                         self._log(window / window_batches, progress)
@@ -323,7 +367,7 @@ class QuantumTrainer:
             state = state["model_state"]
         if not isinstance(state, dict):
             raise ValueError(f"{str(path)!r} holds neither a qembed checkpoint nor a state_dict")
-        _load_state_dict(self.model, state, path)
+        load_state_dict_checked(self.model, state, repr(str(path)))
 
     # --- the step -----------------------------------------------------------------
 
@@ -375,7 +419,6 @@ class QuantumTrainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        self._run_step += 1
         self.global_step += 1
 
     def _set_collapse_probability(self, probability: float) -> None:
@@ -442,7 +485,13 @@ def _first_examples(outputs: Any, count: int) -> Any:
     return SimpleNamespace(uncertainty=uncertainty[:count] if uncertainty is not None else None)
 
 
-def _load_state_dict(model: nn.Module, state: dict[str, Tensor], path: Any) -> None:
+def _first_few(items: list[str], shown: int = 5) -> str:
+    more = f" (and {len(items) - shown} more)" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
+
+
+def load_state_dict_checked(model: nn.Module, state: dict[str, Tensor], source: str) -> None:
+    """``model.load_state_dict(state)``, or an error naming the parameters that differ."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -450,11 +499,11 @@ def _load_state_dict(model: nn.Module, state: dict[str, Tensor], path: Any) -> N
     if missing or unexpected or reshaped:
         details = []
         if reshaped:
-            details.append("different shapes: " + ", ".join(
-                f"{k} {tuple(state[k].shape)} in the file vs {tuple(own[k].shape)} in the model" for k in reshaped[:5]))
+            details.append("different shapes: " + _first_few(
+                [f"{k} {tuple(state[k].shape)} in the file vs {tuple(own[k].shape)} in the model" for k in reshaped]))
         if missing:
-            details.append(f"missing from the file: {', '.join(missing[:5])}")
+            details.append("missing from the file: " + _first_few(missing))
         if unexpected:
-            details.append(f"not in the model: {', '.join(unexpected[:5])}")
-        raise ValueError(f"{str(path)!r} does not fit this model; " + "; ".join(details))
+            details.append("not in the model: " + _first_few(unexpected))
+        raise ValueError(f"{source} does not fit this model; " + "; ".join(details))
     model.load_state_dict(state)

@@ -1,0 +1,43 @@
+"""Every random number generator a run draws from, captured as tensors and plain
+types (so a checkpoint loads with ``torch.load(weights_only=True)``) and restored
+exactly."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def capture(sampler_generator: torch.Generator | None = None) -> dict[str, Any]:
+    """torch (CPU and every CUDA device), Python ``random``, NumPy, and the loader's
+    sampler generator when there is one."""
+    version, internal, gauss = random.getstate()
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": [version, list(internal), gauss],
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached)],
+        "sampler": sampler_generator.get_state() if sampler_generator is not None else None,
+    }
+
+
+def restore(state: dict[str, Any], sampler_generator: torch.Generator | None = None) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    if sampler_generator is not None and state["sampler"] is not None:
+        sampler_generator.set_state(state["sampler"])
+
+
+def sampler_generator(loader: Any) -> torch.Generator | None:
+    """The generator that decides a loader's shuffling (its sampler's, or the loader's own)."""
+    generator = getattr(getattr(loader, "sampler", None), "generator", None)
+    return generator if generator is not None else getattr(loader, "generator", None)
