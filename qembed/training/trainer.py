@@ -353,7 +353,7 @@ class QuantumTrainer:
     def save_model(self, path: str | os.PathLike) -> Path:
         """Write the model's weights atomically; ``qembed_on_checkpoint`` follows."""
         target = atomic_save(
-            {"qembed_checkpoint": 1, "kind": "model", "model_state": self.model.state_dict(),
+            {"format": "qembed-model", "version": 1, "model_state": self.model.state_dict(),
              "epoch": self.epoch, "global_step": self.global_step},
             path,
         )
@@ -361,7 +361,8 @@ class QuantumTrainer:
         return target
 
     def load_model(self, path: str | os.PathLike) -> None:
-        """Load weights saved by :meth:`save_model` (or a bare ``state_dict``)."""
+        """Load weights saved by :meth:`save_model` or :meth:`save_checkpoint`, or a
+        bare ``state_dict``."""
         state = safe_load(path, map_location=self.device)
         if isinstance(state, dict) and "model_state" in state:
             state = state["model_state"]
