@@ -13,7 +13,7 @@ from torch import nn
 from qembed import hookimpl
 from qembed.data import PolysemyCorpus
 from qembed.models import QuantumClassifier, QuantumMaskedLM
-from qembed.training import ConfigError, QuantumTrainer
+from qembed.training import ConfigError, QuantumTrainer, TrainingDivergedError
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,8 @@ def test_uncertainty_regularization_adds_its_term_to_quantum_loss(corpus):
 
 def test_bf16_mixed_precision_trains_on_the_cpu(corpus):
     trainer = trainer_for(corpus, {"mixed_precision": True})
-    assert trainer.precision.dtype is torch.bfloat16 and not trainer.scaler.is_enabled()
+    assert trainer.precision.dtype is torch.bfloat16
+    assert trainer.scaler.get_scale() == 1.0  # no loss scaling under bf16, only the non-finite guard
     train, val, _ = corpus.loaders(batch_size=16)
     history = trainer.train(train, val, num_epochs=1)
     assert all(torch.isfinite(torch.tensor(v)).all() for v in history.values())
@@ -302,3 +303,58 @@ def test_the_hot_path_reads_the_device_only_when_logging(corpus, monkeypatch):
         monkeypatch.setattr(torch.Tensor, method, spy)
     trainer.train_epoch(train)  # global steps 11-20: logs at 12, 16 and 20, then the epoch's means
     assert reads == ["tolist in training/trainer.py"] * 4
+
+
+def poisoned_loader(corpus, poisoned: set[int]):
+    train, _, _ = corpus.loaders(batch_size=16, shuffle=False)
+    batches = list(train)
+    for index in poisoned:
+        batches[index] = {**batches[index], "poison": torch.ones(len(batches[index]["labels"]))}
+    return batches
+
+
+class Poisonable(nn.Module):
+    """A model whose logits turn NaN for batches marked ``poison``: a non-finite step on demand."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids, attention_mask=None, poison=None):
+        outputs = self.inner(input_ids, attention_mask)
+        if poison is not None:
+            outputs.logits = outputs.logits * float("nan")
+        return outputs
+
+
+def test_a_non_finite_step_is_skipped_counted_and_changes_nothing(corpus):
+    model = Poisonable(classifier(corpus, dropout=0.0, collapse_strategy="argmax"))
+    recorder = Recorder()
+    trainer = trainer_for(corpus, {"log_every_n_steps": 1, "superposition_schedule": {"name": "constant", "value": 0.0}},
+                          model=model, plugins=[recorder])
+    batches = poisoned_loader(corpus, {2})
+    trainer.train_epoch(batches[:2])
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer_state = {k: [t.clone() for t in v.values() if torch.is_tensor(t)]
+                       for k, v in trainer.optimizer.state.items()}
+    metrics = trainer.train_epoch(batches[2:3])
+    assert metrics["nonfinite_steps"] == 1
+    assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+    for key, values in trainer.optimizer.state.items():
+        assert all(torch.equal(a, b) for a, b in zip(optimizer_state[key], [t for t in values.values()
+                                                                            if torch.is_tensor(t)]))
+    assert recorder.events[-1][2]["nonfinite_steps"] == 1
+    trainer.train_epoch(batches[:2])  # training goes on
+    assert not all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+
+
+def test_too_many_non_finite_steps_in_a_row_raise_naming_the_step_and_checkpoint(corpus, tmp_path):
+    model = Poisonable(classifier(corpus))
+    trainer = trainer_for(corpus, {"max_nonfinite_steps": 3, "log_every_n_steps": 100}, model=model)
+    batches = poisoned_loader(corpus, {2, 3, 4})
+    trainer.save_checkpoint(tmp_path / "good.pth")
+    with pytest.raises(TrainingDivergedError, match=r"3 optimizer steps in a row up to step 5 .* last good "
+                                                    r"checkpoint: .*good.pth"):
+        trainer.train_epoch(batches)
+    fine = trainer_for(corpus, {"max_nonfinite_steps": 4}, model=Poisonable(classifier(corpus)))
+    assert fine.train_epoch(poisoned_loader(corpus, {2, 3, 4}))["nonfinite_steps"] == 3

@@ -93,6 +93,7 @@ class QuantumTrainingConfig:
     log_every_n_steps: int = attrs.field(default=50, validator=_number(1, integer=True))
     gradient_accumulation_steps: int = attrs.field(default=1, validator=_number(1, integer=True))
     early_stopping_min_delta: float = attrs.field(default=0.0, validator=_number(0.0))
+    max_nonfinite_steps: int | None = attrs.field(default=10, validator=attrs.validators.optional(_number(1, integer=True)))
 
     def __attrs_post_init__(self) -> None:
         if self.separate_clipping and not self.quantum_gradient_clipping:

@@ -52,6 +52,15 @@ class Precision:
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device_type, dtype=self.dtype or torch.float32, enabled=self.enabled)
 
+    def grad_scaler(self, guard_nonfinite: bool) -> torch.amp.GradScaler:
+        """fp16: the usual dynamic loss scaling. Otherwise, when non-finite steps are
+        guarded, a scaler that starts at 1.0 and only ever moves by powers of two
+        (exact), used for its skipping of steps whose gradients are not finite."""
+        if self.needs_grad_scaler:
+            return torch.amp.GradScaler(self.device_type)
+        return torch.amp.GradScaler(self.device_type, init_scale=1.0, growth_interval=2**31 - 1,
+                                    enabled=guard_nonfinite)
+
     @classmethod
     def resolve(cls, setting: bool | str, device: torch.device) -> Precision:
         """``False``: off; ``True``: bf16 on the CPU, on CUDA bf16 where supported else

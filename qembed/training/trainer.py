@@ -44,6 +44,7 @@ from qembed.training.checkpoint import RunState
 from qembed.training.checkpoint_io import atomic_save, safe_load
 from qembed.training.config import ConfigError, QuantumTrainingConfig
 from qembed.training.devices import Precision, resolve_device, to_device
+from qembed.training.errors import TrainingDivergedError
 from qembed.training.examples import batch_size, concat_batches
 from qembed.training.history import History
 from qembed.training.lifecycle import Lifecycle
@@ -103,7 +104,7 @@ class QuantumTrainer:
         self._loss_call = LossCall(self.loss_fn) if self.loss_fn is not None else None
         self._model_call = ModelCall(self.model, pass_labels=self.loss_fn is None)
         self.precision = Precision.resolve(self.config.mixed_precision, self.device)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.needs_grad_scaler)
+        self.scaler = self.precision.grad_scaler(guard_nonfinite=self.config.max_nonfinite_steps is not None)
         self._collapse_modules = collapse_aware_modules(self.model)
         self._lifecycle = Lifecycle(self.registry)
         self.training_history = History()
@@ -112,6 +113,9 @@ class QuantumTrainer:
         self.collapse_probability = 0.0
         self._applied_probability: float | None = None  # what the modules hold now
         self._grad_norms: dict[str, Tensor] = {}
+        # non-finite steps, counted on the device: (skipped in total, longest run since last read, current run)
+        self._nonfinite = torch.zeros(3, device=self.device)
+        self.last_checkpoint: Path | None = None
         self.last_outputs: Any = None
         self._run: RunState | None = None  # the running train() call
         self._stop_requested = False
@@ -251,6 +255,7 @@ class QuantumTrainer:
         buffer, run position, early stopping, history, config, RNG states);
         ``qembed_on_checkpoint`` follows once the file is complete."""
         target = atomic_save(checkpoint.build(self, self._run, _sampler), path)
+        self.last_checkpoint = target
         self._lifecycle.call("qembed_on_checkpoint", trainer=self, path=str(target))
         return target
 
@@ -277,10 +282,12 @@ class QuantumTrainer:
         batches = len(train_dataloader)  # type: ignore[arg-type]
         log_every = self.config.log_every_n_steps
         self.model.train()
-        epoch_sums = torch.zeros(len(STEP_METRICS), device=self.device)
+        # per metric: [sum over batches, batches where it was finite]; a skipped step's NaN stays out
+        epoch_sums = torch.zeros(2, len(STEP_METRICS), device=self.device)
         window = torch.zeros_like(epoch_sums)
-        window_batches = epoch_batches = 0
+        skipped_before = self._nonfinite[0].clone()
         collapse_sum = 0.0
+        batches_seen = 0
         window_weight: Tensor | int = 0
         progress = EpochProgress(self.progress_bar, batches, f"epoch {epoch + 1}")
         try:
@@ -290,6 +297,7 @@ class QuantumTrainer:
                 if starts_window:
                     self._set_collapse_probability(self.schedule(run.run_step, run.total_steps))
                 collapse_sum += self.collapse_probability
+                batches_seen += 1
                 outputs, labels, terms = self._forward(batch)
                 if accumulate > 1:
                     weight = token_count(labels, outputs.logits)
@@ -297,29 +305,30 @@ class QuantumTrainer:
                     window_weight = window_weight + weight
                 else:
                     self.scaler.scale(terms.total).backward()
-                window += _step_metrics(terms, outputs)
-                window_batches += 1
+                values = _step_metrics(terms, outputs)
+                finite = torch.isfinite(values)
+                window += torch.stack([torch.where(finite, values, 0.0), finite.float()])
                 if ends_window:
                     self._optimizer_step(window_weight if accumulate > 1 else None)
                     run.run_step += 1
                     window_weight = 0
                     if self.global_step % log_every == 0:
-                        self._log(window / window_batches, progress)
+                        self._log(window[0] / window[1].clamp_min(1), progress)
                         epoch_sums += window
-                        epoch_batches += window_batches
                         window.zero_()
-                        window_batches = 0
                 progress.update()
                 if self._stop_requested:
                     break
         finally:
             progress.close()
         epoch_sums += window
-        epoch_batches += window_batches
-        means = (epoch_sums / max(epoch_batches, 1)).tolist()
+        skipped = torch.stack([self._nonfinite[0] - skipped_before, self._nonfinite[1]])
+        *means, skipped, skipped_in_a_row = torch.cat([epoch_sums[0] / epoch_sums[1].clamp_min(1), skipped]).tolist()
+        self._check_divergence(skipped_in_a_row)
         metrics = dict(zip(STEP_METRICS, means, strict=True))
-        metrics["collapse_probability"] = collapse_sum / max(epoch_batches, 1)
+        metrics["collapse_probability"] = collapse_sum / max(batches_seen, 1)
         metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        metrics["nonfinite_steps"] = skipped
         return metrics
 
     def validate(self, val_dataloader: Iterable[Any]) -> dict[str, float]:
@@ -417,10 +426,32 @@ class QuantumTrainer:
             torch._foreach_div_(gradients, torch.as_tensor(window_weight, device=self.device).clamp_min(1).float())
         self.scaler.unscale_(self.optimizer)
         self._grad_norms = self.clipping(self.optimizer.param_groups)
-        self.scaler.step(self.optimizer)
+        if self.scaler.is_enabled():
+            self._count_nonfinite()
+        self.scaler.step(self.optimizer)  # skipped when a gradient is not finite
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.global_step += 1
+
+    def _count_nonfinite(self) -> None:
+        """Count a step whose gradients are not finite (the scaler skips it), on the device."""
+        norm = self._grad_norms.get("grad_norm")
+        if norm is None:
+            gradients = [p.grad for p in self.model.parameters() if p.grad is not None]
+            norm = torch.nn.utils.get_total_norm(gradients) if gradients else torch.zeros((), device=self.device)
+        bad = (~torch.isfinite(norm)).float()
+        total, longest, current = self._nonfinite.unbind()
+        current = (current + 1) * bad
+        self._nonfinite = torch.stack([total + bad, torch.maximum(longest, current), current])
+
+    def _check_divergence(self, skipped_in_a_row: float) -> None:
+        limit = self.config.max_nonfinite_steps
+        if limit is not None and skipped_in_a_row >= limit:
+            where = f"last good checkpoint: {self.last_checkpoint}" if self.last_checkpoint else "no checkpoint written"
+            raise TrainingDivergedError(
+                f"training diverged: {int(skipped_in_a_row)} optimizer steps in a row up to step {self.global_step} "
+                f"had a non-finite loss or gradient and were skipped (max_nonfinite_steps={limit}); {where}"
+            )
 
     def _set_collapse_probability(self, probability: float) -> None:
         if probability != self._applied_probability:  # a constant schedule writes once
@@ -431,8 +462,13 @@ class QuantumTrainer:
 
     def _log(self, window_means: Tensor, progress: EpochProgress) -> None:
         norms = self._grad_norms
-        values = torch.cat([window_means, *(n.detach().float().view(1) for n in norms.values())]).tolist()
-        metrics = dict(zip(STEP_METRICS + tuple(norms), values, strict=True))
+        values = torch.cat([window_means, self._nonfinite[:2],
+                            *(n.detach().float().view(1) for n in norms.values())]).tolist()
+        self._nonfinite[1] = 0  # the longest run is per read
+        skipped_in_a_row = values[len(STEP_METRICS) + 1]
+        del values[len(STEP_METRICS) + 1]
+        metrics = dict(zip(STEP_METRICS + ("nonfinite_steps",) + tuple(norms), values, strict=True))
+        self._check_divergence(skipped_in_a_row)
         metrics["collapse_probability"] = self.collapse_probability
         metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
         progress.show({"loss": metrics["loss"], "p_c": self.collapse_probability})
