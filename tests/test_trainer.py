@@ -225,8 +225,9 @@ def test_early_stopping_counts_validations_without_improvement(corpus):
     trainer = trainer_for(corpus, optimizer={"name": "sgd", "lr": 0.0},
                           model=classifier(corpus, dropout=0.0, collapse_strategy="argmax"))
     train, val, _ = corpus.loaders(batch_size=16)
-    history = trainer.train(train, val, num_epochs=10, early_stopping_patience=1)
-    assert len(history["val_loss"]) == 3  # best at epoch 1, then two without improvement
+    assert len(trainer.train(train, val, num_epochs=10, early_stopping_patience=1)["val_loss"]) == 2
+    # best at epoch 1, then one without improvement. Each train() call (a task) starts afresh:
+    assert len(trainer.train(train, val, num_epochs=10, early_stopping_patience=3)["val_loss"]) == 2 + 1 + 3
 
 
 def test_entanglement_training_false_freezes_and_drops_entanglement_terms(corpus):

@@ -236,7 +236,7 @@ class QuantumTrainer:
                     if improved:
                         self.save_checkpoint(folder / "best.pth", _sampler=generator)
                 self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch - 1, metrics=row)
-                if early_stopping_patience is not None and run.stale > early_stopping_patience:
+                if early_stopping_patience is not None and not improved and run.stale >= early_stopping_patience:
                     break
         except KeyboardInterrupt:
             if folder is not None:
