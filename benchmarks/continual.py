@@ -52,7 +52,7 @@ def run(corpus: PolysemyCorpus, strategy: str, args: argparse.Namespace) -> list
     config = {"quantum_memory_replay": replay_setting(strategy, args.capacity, args.replay_ratio)}
     trainer = QuantumTrainer(model, torch.optim.AdamW(model.parameters(), lr=args.lr), "cross_entropy", config,
                              device="cpu", progress_bar=False, seed=args.seed)
-    matrix = []
+    matrix: list[list[float]] = []
     for task in tasks:
         trainer.train(task["train"], task["val"], num_epochs=args.epochs)
         matrix.append([trainer.validate(other["test"])["accuracy"] for other in tasks])

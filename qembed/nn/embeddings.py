@@ -100,13 +100,16 @@ class QuantumEmbeddings(RoleTagged):
 
     def amplitudes(self, input_ids: Tensor) -> Tensor:
         """Unit-norm sense amplitudes ``[..., K]`` of the given token ids."""
-        raw = self.sense_amplitudes[input_ids]
+        raw = nn.functional.embedding(input_ids, self.sense_amplitudes)
         return raw / torch.linalg.vector_norm(raw, dim=-1, keepdim=True).clamp_min(_EPS)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> SuperposedEmbedding:
         check_token_ids(input_ids, self.vocab_size)
         mask = check_attention_mask(attention_mask, input_ids)
-        senses = self.sense_embeddings[input_ids]  # [B, T, K, D]
+        # F.embedding, not indexing: its CPU backward sums in a fixed order (indexing's
+        # multi-threaded accumulation is not deterministic, which would break exact resume)
+        flat = self.sense_embeddings.view(self.vocab_size, self.num_states * self.embedding_dim)
+        senses = nn.functional.embedding(input_ids, flat).unflatten(-1, (self.num_states, self.embedding_dim))
         amplitudes = self.amplitudes(input_ids)
         probabilities = amplitudes * amplitudes
         agreement = self._context_agreement(senses, probabilities, mask) if self.collapse.uses_context else None
