@@ -1,12 +1,15 @@
-"""Trainer overhead: QuantumTrainer against a hand-written loop, side by side.
+"""Trainer overhead: QuantumTrainer and Lightning against a hand-written loop, side by side.
 
 Both runners train the same small ``QuantumClassifier`` on the same loader, with
 the same loss (``QuantumLoss``), optimizer (AdamW), clipping (global norm 1.0) and
 ``linear`` superposition schedule. QuantumTrainer runs as a user would run it:
 progress bar on, TensorBoard logging on, ``log_every_n_steps=50``. The hand-written
 loop does the minimum: set the collapse probability, forward, loss, backward, clip,
-step. Repetitions alternate which runner goes first; the figure is the median of
-the per-repetition ratios of steps per second.
+step. Lightning (when installed: ``pip install 'qembed[lightning]'``) runs the same
+model, loss, optimizer, schedule and clipping in a ``LightningModule`` with its
+progress bar and TensorBoard logger on and ``log_every_n_steps=50``. Repetitions
+rotate which runner goes first; the figure is the median of the per-repetition
+ratios of steps per second.
 
     python benchmarks/overhead.py --repeats 7 --steps 150
 """
@@ -14,6 +17,8 @@ the per-repetition ratios of steps per second.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import logging
 import statistics
 import tempfile
 import time
@@ -64,7 +69,43 @@ def quantum_trainer(corpus: PolysemyCorpus, loader) -> float:
     return len(loader) / elapsed
 
 
+def lightning_trainer(corpus: PolysemyCorpus, loader) -> float:
+    import lightning
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    model, optimizer, loss_fn = build(corpus)
+    schedule = plugins.create("schedules", "linear")
+    total = len(loader)
+
+    class Module(lightning.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def on_train_batch_start(self, batch, batch_idx) -> None:
+            set_collapse_probability(self.model, schedule(self.global_step, total))
+
+        def training_step(self, batch, batch_idx):
+            loss = loss_fn(self.model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
+            self.log("loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            return optimizer
+
+    with tempfile.TemporaryDirectory() as log_dir:
+        trainer = lightning.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=TensorBoardLogger(log_dir),
+                                    log_every_n_steps=50, gradient_clip_val=1.0, enable_checkpointing=False,
+                                    enable_model_summary=False, enable_progress_bar=True)
+        start = time.perf_counter()
+        trainer.fit(Module(), loader)
+        elapsed = time.perf_counter() - start
+    return total / elapsed
+
+
 RUNNERS = {"hand-written loop": hand_written, "QuantumTrainer": quantum_trainer}
+if importlib.util.find_spec("lightning") is not None:
+    RUNNERS["Lightning"] = lightning_trainer
 
 
 def main() -> None:
@@ -74,13 +115,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    logging.getLogger("lightning").setLevel(logging.ERROR)  # keep the figures readable
     corpus = PolysemyCorpus(seed=0, num_train=32 * args.steps, num_val=1, num_test=1)
     loader, _, _ = corpus.loaders(batch_size=32)
     for runner in RUNNERS.values():  # warm up: first-call costs, the TensorBoard import
         runner(corpus, loader)
     rates: dict[str, list[float]] = {name: [] for name in RUNNERS}
+    names = list(RUNNERS)
     for repeat in range(args.repeats):
-        order = list(RUNNERS) if repeat % 2 == 0 else list(reversed(RUNNERS))
+        order = names[repeat % len(names):] + names[:repeat % len(names)]
         for name in order:
             rates[name].append(RUNNERS[name](corpus, loader))
     baseline = rates["hand-written loop"]
