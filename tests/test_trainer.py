@@ -80,7 +80,9 @@ class Recorder:
         ({"superposition_schedule": {"name": "constant", "value": 2}}, "value must be in [0, 1], got 2"),
         ({"quantum_memory_replay": "resevoir"}, "did you mean 'reservoir'?"),
         ({"collapse_strategy": "contextaware"}, "did you mean 'context_aware'?"),
-        ({"quantum_parallel": True}, "'quantum_parallel'] = True is not available"),
+        ({"quantum_parallel": True}, "'quantum_parallel'] batches the collapse samples a loss draws, but "
+                                     "CrossEntropyLoss draws none"),
+        ({"distributed_training": True}, "'distributed_training'] = True is not available"),
     ],
 )
 def test_bad_config_is_named_before_anything_is_built(corpus, config, message):
@@ -359,3 +361,30 @@ def test_too_many_non_finite_steps_in_a_row_raise_naming_the_step_and_checkpoint
         trainer.train_epoch(batches)
     fine = trainer_for(corpus, {"max_nonfinite_steps": 4}, model=Poisonable(classifier(corpus)))
     assert fine.train_epoch(poisoned_loader(corpus, {2, 3, 4}))["nonfinite_steps"] == 3
+
+
+def test_quantum_parallel_draws_the_collapse_samples_in_one_forward(corpus):
+    mutual_information = {"name": "uncertainty", "uncertainty_type": "mutual_information", "mc_samples": 3,
+                          "uncertainty_weight": 1.0}
+    train, _, _ = corpus.loaders(batch_size=16, shuffle=False)
+    batch = next(iter(train))
+    calls, results = [], []
+    for parallel in (False, True):
+        model = classifier(corpus, dropout=0.0, collapse_strategy="argmax")
+        model.register_forward_hook(lambda module, args, kwargs, output: calls.append(kwargs["input_ids"].shape[0]),
+                                    with_kwargs=True)
+        trainer = trainer_for(corpus, {"quantum_parallel": parallel,
+                                       "superposition_schedule": {"name": "constant", "value": 0.0}},
+                              model=model, loss_fn=mutual_information)
+        outputs, _, terms = trainer._forward(batch)
+        assert outputs.sample_logits.shape == (3, 16, corpus.num_labels) and outputs.logits.shape == (16, 8)
+        results.append((outputs.logits, terms.total))
+    assert calls == [16, 16, 16, 48]  # three forwards, or one of the batch repeated three times
+    # nothing random here (no dropout, no collapse): both ways give the same loss
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-5)
+    assert torch.allclose(results[0][1], results[1][1], atol=1e-5)
+    sampled = trainer_for(corpus, {"quantum_parallel": True, "superposition_schedule": {"name": "constant",
+                                                                                          "value": 1.0}},
+                          model=classifier(corpus, collapse_strategy="sample"), loss_fn=mutual_information)
+    logits = sampled._forward(batch)[0].sample_logits
+    assert not torch.equal(logits[0], logits[1])  # each copy collapses on its own

@@ -92,6 +92,19 @@ def without_entanglement(outputs: Any) -> Any:
     return view
 
 
+def first_examples(outputs: Any, count: int, total: int) -> Any:
+    """The output restricted to its first ``count`` examples: every tensor field whose
+    leading dimension is ``total`` is sliced (for a batch that was repeated)."""
+
+    def cut(value: Any) -> Any:
+        return value[:count] if isinstance(value, Tensor) and value.dim() and value.shape[0] == total else value
+
+    if dataclasses.is_dataclass(outputs):
+        return dataclasses.replace(outputs, **{f.name: cut(getattr(outputs, f.name))
+                                                for f in dataclasses.fields(outputs)})
+    return SimpleNamespace(**{k: cut(getattr(outputs, k)) for k in dir(outputs) if not k.startswith("_")})
+
+
 def with_sample_logits(outputs: Any, samples: Tensor) -> Any:
     """The output with ``sample_logits`` ``[S, ...]`` attached."""
     if dataclasses.is_dataclass(outputs):

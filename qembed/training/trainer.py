@@ -35,6 +35,7 @@ from qembed.training.batches import (
     ModelCall,
     as_output,
     field,
+    first_examples,
     token_count,
     with_sample_logits,
     without_entanglement,
@@ -103,6 +104,12 @@ class QuantumTrainer:
             self.loss_fn.to(self.device)
         self._loss_call = LossCall(self.loss_fn) if self.loss_fn is not None else None
         self._model_call = ModelCall(self.model, pass_labels=self.loss_fn is None)
+        if self.config.quantum_parallel and (self._loss_call is None or self._loss_call.mc_samples < 2):
+            raise ConfigError(
+                "quantum_training_config['quantum_parallel'] batches the collapse samples a loss draws, but "
+                f"{type(self.loss_fn).__name__} draws none; use e.g. {{'name': 'uncertainty', "
+                "'uncertainty_type': 'mutual_information'}} or set quantum_parallel to False"
+            )
         self.precision = Precision.resolve(self.config.mixed_precision, self.device)
         self.scaler = self.precision.grad_scaler(guard_nonfinite=self.config.max_nonfinite_steps is not None)
         self._collapse_modules = collapse_aware_modules(self.model)
@@ -387,11 +394,15 @@ class QuantumTrainer:
             batch = self._mix_replay(batch)
         batch = to_device(batch, self.device)
         args, kwargs, labels = self._model_call.split(batch)
+        samples = self._loss_call.mc_samples if sample and self._loss_call is not None else 0
         with self.precision.autocast():
-            outputs = as_output(self.model(*args, **kwargs))
-            if sample and self._loss_call is not None and self._loss_call.mc_samples > 1:
-                extra = [as_output(self.model(*args, **kwargs)).logits for _ in range(self._loss_call.mc_samples - 1)]
-                outputs = with_sample_logits(outputs, torch.stack([outputs.logits, *extra]))
+            if samples > 1 and self.config.quantum_parallel:
+                outputs = self._parallel_samples(samples, args, kwargs, labels)
+            else:
+                outputs = as_output(self.model(*args, **kwargs))
+                if samples > 1:
+                    extra = [as_output(self.model(*args, **kwargs)).logits for _ in range(samples - 1)]
+                    outputs = with_sample_logits(outputs, torch.stack([outputs.logits, *extra]))
         terms = self._loss(outputs, labels)
         if sample:
             self.last_outputs = outputs
@@ -402,6 +413,19 @@ class QuantumTrainer:
             if observe is not None and uncertainty is not None:
                 observe(uncertainty.detach().float().mean())
         return outputs, labels, terms
+
+    def _parallel_samples(self, samples: int, args: tuple, kwargs: dict[str, Any], labels: Tensor) -> Any:
+        """``quantum_parallel``: the S collapse samples a loss asks for as one forward of
+        the batch repeated S times (each copy collapses independently); the output is
+        the first copy's, with ``sample_logits`` ``[S, ...]`` from all of them."""
+        size = labels.shape[0]
+
+        def repeat(value: Any) -> Any:
+            return value.repeat(samples, *([1] * (value.dim() - 1))) if isinstance(value, Tensor) else value
+
+        outputs = as_output(self.model(*map(repeat, args), **{k: repeat(v) for k, v in kwargs.items()}))
+        return with_sample_logits(first_examples(outputs, size, samples * size),
+                                  outputs.logits.unflatten(0, (samples, size)))
 
     def _loss(self, outputs: Any, labels: Tensor) -> LossTerms:
         seen = outputs if self.config.entanglement_training else without_entanglement(outputs)
