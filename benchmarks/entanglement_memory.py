@@ -1,5 +1,7 @@
 """Peak memory of one forward + backward pass of ``EntanglementLayer``: dense
-(all T^2 pairs) against sparse (top-k partners per token).
+(all T^2 pairs), dense with ``memory_efficient`` (64 query rows at a time,
+recomputed in backward; the trainer's ``quantum_memory_efficient``) and sparse
+(top-k partners per token).
 
 Each measurement runs in a fresh interpreter so allocator caches from one mode
 cannot hide the other's peak. On CUDA the peak is ``torch.cuda.max_memory_allocated``;
@@ -24,7 +26,9 @@ from qembed.nn import EntanglementLayer
 mode, length, top_k, dim, states, batch, device = sys.argv[1:8]
 length, top_k, dim, states, batch = map(int, (length, top_k, dim, states, batch))
 torch.manual_seed(0)
-layer = EntanglementLayer(dim, states, mode=mode, top_k=top_k).to(device)
+efficient = mode == "dense-memory-efficient"
+layer = EntanglementLayer(dim, states, mode="dense" if efficient else mode, top_k=top_k,
+                          memory_efficient=efficient, chunk_size=64).to(device)
 def inputs(n):
     hidden = torch.randn(batch, n, dim, device=device, requires_grad=True)
     amplitudes = nn.functional.normalize(torch.randn(batch, n, states, device=device), dim=-1)
@@ -64,16 +68,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    peaks: dict[str, list[float]] = {"dense": [], "sparse": []}
+    peaks: dict[str, list[float]] = {"dense": [], "dense-memory-efficient": [], "sparse": []}
     for _ in range(args.repeats):
         for mode in peaks:
             peaks[mode].append(measure(mode, args))
-    dense, sparse = (statistics.median(peaks[m]) for m in ("dense", "sparse"))
+    medians = {mode: statistics.median(values) for mode, values in peaks.items()}
     print(f"T={args.length} k={args.top_k} D={args.dim} K={args.states} batch={args.batch} on {args.device}, "
           f"median of {args.repeats}")
-    print(f"dense : {dense:8.1f} MiB peak")
-    print(f"sparse: {sparse:8.1f} MiB peak")
-    print(f"dense / sparse: {dense / sparse:.1f}x")
+    for mode, peak in medians.items():
+        print(f"{mode:>24}: {peak:8.1f} MiB peak ({medians['dense'] / peak:.1f}x less than dense)")
 
 
 if __name__ == "__main__":

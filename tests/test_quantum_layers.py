@@ -194,3 +194,30 @@ def test_quantum_output_reads_like_a_mapping():
     assert list(out.keys()) == ["logits", "uncertainty"]
     with pytest.raises(KeyError, match="no field 'logit'"):
         out["logit"]
+
+
+def test_memory_efficient_dense_mixes_the_same_and_reports_per_token_means():
+    torch.manual_seed(0)
+    dense = EntanglementLayer(16, 4, mode="dense")
+    chunked = EntanglementLayer(16, 4, mode="dense", memory_efficient=True, chunk_size=3)
+    chunked.load_state_dict(dense.state_dict())
+    hidden = torch.randn(2, 8, 16, requires_grad=True)
+    amplitudes = nn.functional.normalize(torch.randn(2, 8, 4), dim=-1)
+    mask = torch.ones(2, 8, dtype=torch.bool)
+    mask[1, 5:] = False
+    results = []
+    for layer in (dense, chunked):
+        layer.zero_grad()
+        hidden.grad = None
+        out = layer(hidden, amplitudes, mask)
+        out.hidden_states.square().mean().backward()
+        results.append((out, hidden.grad.clone(), {n: p.grad.clone() for n, p in layer.named_parameters()}))
+    (d, d_input, d_params), (c, c_input, c_params) = results
+    assert torch.allclose(d.hidden_states, c.hidden_states, atol=1e-6)
+    assert c.entanglement.shape == (2, 8, 1)
+    per_token = (d.entanglement * d.pair_mask).sum(-1) / d.pair_mask.sum(-1).clamp_min(1)
+    assert torch.allclose(per_token, c.entanglement.squeeze(-1), atol=1e-6)
+    assert torch.equal(c.pair_mask.squeeze(-1), d.pair_mask.any(-1))
+    assert torch.allclose(d_input, c_input, atol=1e-6)  # the recomputed chunks give the same gradients
+    for name, gradient in d_params.items():
+        assert torch.allclose(gradient, c_params[name], atol=1e-6), name

@@ -388,3 +388,14 @@ def test_quantum_parallel_draws_the_collapse_samples_in_one_forward(corpus):
                           model=classifier(corpus, collapse_strategy="sample"), loss_fn=mutual_information)
     logits = sampled._forward(batch)[0].sample_logits
     assert not torch.equal(logits[0], logits[1])  # each copy collapses on its own
+
+
+def test_quantum_memory_efficient_switches_every_entanglement_layer(corpus):
+    trainer = trainer_for(corpus, {"quantum_memory_efficient": True})
+    layer = trainer.model.encoder.entanglement
+    assert layer.memory_efficient and layer.mode == "dense"
+    train, val, _ = corpus.loaders(batch_size=16)
+    history = trainer.train(train, val, num_epochs=1)
+    assert 0 < history["entanglement_strength"][0] < 1 and trainer.last_outputs.pair_entanglement.shape[-1] == 1
+    with pytest.raises(ConfigError, match="'quantum_memory_efficient'] is set but the model has no EntanglementLayer"):
+        QuantumTrainer(nn.Linear(2, 2), "sgd", "cross_entropy", {"quantum_memory_efficient": True})

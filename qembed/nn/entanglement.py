@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from qembed.nn.roles import RoleTagged
 
@@ -79,6 +80,11 @@ class EntanglementLayer(RoleTagged):
     coupling score (``O(T * top_k)`` memory; partners are chosen in chunks of
     ``chunk_size`` query positions). With ``top_k >= T - 1`` both give the same
     result. All parameters have the role ``entanglement``.
+
+    ``memory_efficient=True`` (dense mode) couples ``chunk_size`` query rows at a time,
+    recomputing each chunk in backward, and reports per token the mean entanglement
+    over its partners (``P = 1``) instead of every pair, so peak memory grows with
+    ``chunk_size * T`` rather than ``T^2``; the mixed hidden states are the same.
     """
 
     parameter_roles = {"query": "entanglement", "key": "entanglement", "value": "entanglement",
@@ -94,6 +100,7 @@ class EntanglementLayer(RoleTagged):
         top_k: int = 16,
         dropout: float = 0.0,
         chunk_size: int = 256,
+        memory_efficient: bool = False,
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -109,6 +116,7 @@ class EntanglementLayer(RoleTagged):
         self.mode = mode
         self.top_k = top_k
         self.chunk_size = chunk_size
+        self.memory_efficient = memory_efficient
         self.query = nn.Linear(embedding_dim, embedding_dim)
         self.key = nn.Linear(embedding_dim, embedding_dim)
         self.value = nn.Linear(embedding_dim, embedding_dim)
@@ -144,31 +152,69 @@ class EntanglementLayer(RoleTagged):
                 if attention_mask is None else attention_mask.bool())
         query, key, value = self.query(hidden_states), self.key(hidden_states), self.value(hidden_states)
         rotated = amplitudes.float() @ self.coupling().T  # c_j = Q a_j
-        scale = math.sqrt(self.embedding_dim)
-        if self.mode == "dense":
-            positions = torch.arange(length, device=mask.device)
-            partners = positions.expand(batch, length, length)
-            not_self = positions.view(1, -1, 1) != positions.view(1, 1, -1)
-            pair_mask = mask.unsqueeze(-1) & mask.unsqueeze(1) & not_self
-            scores = query @ key.transpose(1, 2) / scale
-            overlap = amplitudes.float() @ rotated.transpose(1, 2)
+        if self.mode == "dense" and self.memory_efficient:
+            mixed, entanglement, pair_mask = self._dense_in_chunks(query, key, value, amplitudes, rotated, mask)
+            partners = torch.arange(length, device=mask.device).view(1, length, 1).expand(batch, length, 1)
+            mixing = entanglement * pair_mask
+        elif self.mode == "dense":
+            rows = torch.arange(length, device=mask.device)
+            mixed, entanglement, pair_mask, mixing = self._dense_rows(query, key, value, amplitudes, rotated, mask,
+                                                                      rows)
+            partners = rows.expand(batch, length, length)
         else:
             partners = self._top_partners(query, key, mask)
             own = torch.arange(length, device=mask.device).view(1, length, 1)
             partner_real = _gather_positions(mask.unsqueeze(-1), partners).squeeze(-1)
             pair_mask = partner_real & mask.unsqueeze(-1) & (partners != own)
             key, value, rotated = (_gather_positions(x, partners) for x in (key, value, rotated))
-            scores = torch.einsum("btd,btpd->btp", query, key) / scale
+            scores = torch.einsum("btd,btpd->btp", query, key) / math.sqrt(self.embedding_dim)
             overlap = torch.einsum("btk,btpk->btp", amplitudes.float(), rotated)
-        strength = nn.functional.softplus(scores.float() + self.coupling_bias)
-        entanglement = coupled_state_entanglement(strength, overlap, self.num_states)
-        mixing = _masked_softmax(scores, pair_mask) * entanglement.to(scores.dtype)
-        if self.mode == "dense":
-            mixed = mixing.to(value.dtype) @ value
-        else:
+            entanglement, mixing = self._couple(scores, overlap, pair_mask)
             mixed = torch.einsum("btp,btpd->btd", mixing.to(value.dtype), value)
         hidden = hidden_states + self.dropout(self.output(mixed))
         return EntanglementOutput(hidden, entanglement, partners, pair_mask, mixing)
+
+    def _couple(self, scores: Tensor, overlap: Tensor, pair_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Pair entanglement from coupling scores and overlaps, and the mixing weights."""
+        strength = nn.functional.softplus(scores.float() + self.coupling_bias)
+        entanglement = coupled_state_entanglement(strength, overlap, self.num_states)
+        return entanglement, _masked_softmax(scores, pair_mask) * entanglement.to(scores.dtype)
+
+    def _dense_rows(self, query: Tensor, key: Tensor, value: Tensor, amplitudes: Tensor, rotated: Tensor,
+                    mask: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Dense coupling of the tokens at positions ``rows`` (``query`` and
+        ``amplitudes`` hold just those rows) with every token."""
+        positions = torch.arange(key.shape[1], device=mask.device)
+        pair_mask = mask[:, rows].unsqueeze(-1) & mask.unsqueeze(1) & (rows.view(1, -1, 1) != positions.view(1, 1, -1))
+        scores = query @ key.transpose(1, 2) / math.sqrt(self.embedding_dim)
+        overlap = amplitudes.float() @ rotated.transpose(1, 2)
+        entanglement, mixing = self._couple(scores, overlap, pair_mask)
+        return mixing.to(value.dtype) @ value, entanglement, pair_mask, mixing
+
+    def _dense_in_chunks(self, query: Tensor, key: Tensor, value: Tensor, amplitudes: Tensor, rotated: Tensor,
+                         mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Dense coupling ``chunk_size`` query rows at a time, each chunk recomputed in
+        backward, keeping per token only the mean entanglement over its partners: peak
+        memory grows with ``chunk_size * T``, not ``T^2``."""
+
+        def rows_of(start: int, stop: int, query: Tensor, amplitudes: Tensor, key: Tensor, value: Tensor,
+                    rotated: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+            rows = torch.arange(start, stop, device=mask.device)
+            mixed, entanglement, pair_mask, _ = self._dense_rows(query, key, value, amplitudes, rotated, mask, rows)
+            partners = pair_mask.sum(-1, keepdim=True)
+            mean = (entanglement * pair_mask).sum(-1, keepdim=True) / partners.clamp_min(1)
+            return mixed, mean, partners > 0
+
+        chunks = []
+        for start in range(0, query.shape[1], self.chunk_size):
+            stop = min(start + self.chunk_size, query.shape[1])
+            arguments = (start, stop, query[:, start:stop], amplitudes[:, start:stop], key, value, rotated)
+            if torch.is_grad_enabled():
+                chunks.append(checkpoint(rows_of, *arguments, use_reentrant=False))
+            else:
+                chunks.append(rows_of(*arguments))
+        mixed, entanglement, pair_mask = (torch.cat(parts, dim=1) for parts in zip(*chunks))
+        return mixed, entanglement, pair_mask
 
     def joint_states(self, hidden_states: Tensor, amplitudes: Tensor, partners: Tensor) -> Tensor:
         """The explicit unit-norm joint states ``Psi`` ``[B, T, P, K, K]`` of the pairs

@@ -104,7 +104,7 @@ class QuantumTrainingConfig:
             raise ConfigError(
                 "quantum_training_config: give either 'clipping' or 'quantum_gradient_clipping', not both"
             )
-        for key in ("quantum_memory_efficient", "distributed_training", "quantum_sync", "entanglement_sync"):
+        for key in ("distributed_training", "quantum_sync", "entanglement_sync"):
             if getattr(self, key):
                 raise ConfigError(
                     f"quantum_training_config[{key!r}] = True is not available in this version of qembed "

@@ -158,13 +158,14 @@ class QuantumTrainer:
                                   "QuantumEmbeddings layer to apply it to")
             for layer in layers:
                 layer.collapse = self._create("collapse_strategy", "collapse", config.collapse_strategy)
-        if config.entanglement_optimization is not None:
+        if config.entanglement_optimization is not None or config.quantum_memory_efficient:
             layers = [m for m in self.model.modules() if isinstance(m, EntanglementLayer)]
             if not layers:
-                raise ConfigError("quantum_training_config['entanglement_optimization'] is set but the model "
-                                  "has no EntanglementLayer")
+                key = "entanglement_optimization" if config.entanglement_optimization else "quantum_memory_efficient"
+                raise ConfigError(f"quantum_training_config[{key!r}] is set but the model has no EntanglementLayer")
             for layer in layers:
-                layer.mode = config.entanglement_optimization
+                layer.mode = config.entanglement_optimization or layer.mode
+                layer.memory_efficient = config.quantum_memory_efficient
         if config.gradient_checkpointing:
             enable = getattr(self.model, "gradient_checkpointing_enable", None)
             if not callable(enable):
