@@ -3,10 +3,8 @@
 recomputed in backward; the trainer's ``quantum_memory_efficient``) and sparse
 (top-k partners per token).
 
-Each measurement runs in a fresh interpreter so allocator caches from one mode
-cannot hide the other's peak. On CUDA the peak is ``torch.cuda.max_memory_allocated``;
-on the CPU it is the growth of the process's peak resident set size (``ru_maxrss``)
-during the pass. Modes are interleaved over repetitions and the medians reported.
+Each measurement runs in a fresh interpreter (``peak_memory.py``); modes are
+interleaved over repetitions and the medians reported.
 
     python benchmarks/entanglement_memory.py --length 1024 --top-k 16 --repeats 3
 """
@@ -14,13 +12,12 @@ during the pass. Modes are interleaved over repetitions and the medians reported
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
+
+from peak_memory import peak_mib
 
 MEASURE = r"""
-import json, resource, sys, torch
+import sys
 from torch import nn
 from qembed.nn import EntanglementLayer
 mode, length, top_k, dim, states, batch, device = sys.argv[1:8]
@@ -29,33 +26,13 @@ torch.manual_seed(0)
 efficient = mode == "dense-memory-efficient"
 layer = EntanglementLayer(dim, states, mode="dense" if efficient else mode, top_k=top_k,
                           memory_efficient=efficient, chunk_size=64).to(device)
-def inputs(n):
+def step(n):
     hidden = torch.randn(batch, n, dim, device=device, requires_grad=True)
     amplitudes = nn.functional.normalize(torch.randn(batch, n, states, device=device), dim=-1)
-    return hidden, amplitudes
-def step(n):
-    hidden, amplitudes = inputs(n)
     out = layer(hidden, amplitudes)
     (out.hidden_states.square().mean() + out.entanglement.mean()).backward()
-step(8)  # warm up kernels and the allocator at a tiny size
-if device == "cuda":
-    torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    step(length); torch.cuda.synchronize()
-    peak = torch.cuda.max_memory_allocated() - base
-else:
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    step(length)
-    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
-print(json.dumps({"peak_bytes": peak}))
+report_peak(lambda: step(length), lambda: step(8), device)
 """
-
-
-def measure(mode: str, args: argparse.Namespace) -> float:
-    command = [sys.executable, "-c", MEASURE, mode, str(args.length), str(args.top_k), str(args.dim),
-               str(args.states), str(args.batch), args.device]
-    result = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"] / 2**20
 
 
 def main() -> None:
@@ -71,7 +48,8 @@ def main() -> None:
     peaks: dict[str, list[float]] = {"dense": [], "dense-memory-efficient": [], "sparse": []}
     for _ in range(args.repeats):
         for mode in peaks:
-            peaks[mode].append(measure(mode, args))
+            peaks[mode].append(peak_mib(MEASURE, mode, args.length, args.top_k, args.dim, args.states,
+                                        args.batch, args.device))
     medians = {mode: statistics.median(values) for mode, values in peaks.items()}
     print(f"T={args.length} k={args.top_k} D={args.dim} K={args.states} batch={args.batch} on {args.device}, "
           f"median of {args.repeats}")

@@ -221,3 +221,23 @@ def test_memory_efficient_dense_mixes_the_same_and_reports_per_token_means():
     assert torch.allclose(d_input, c_input, atol=1e-6)  # the recomputed chunks give the same gradients
     for name, gradient in d_params.items():
         assert torch.allclose(gradient, c_params[name], atol=1e-6), name
+
+
+def test_sequential_collapse_gives_the_batched_result_and_gradients():
+    torch.manual_seed(0)
+    layer = QuantumEmbeddings(40, 16, 4, "context_aware")
+    set_collapse_probability(layer, 0.5)
+    ids, mask = batch()
+    results = []
+    for sequential in (False, True):
+        layer.sequential = sequential
+        layer.zero_grad()
+        torch.manual_seed(7)  # the same draws either way
+        out = layer(ids, mask)
+        out.embeddings.square().sum().backward()
+        results.append((out, {n: p.grad.clone() for n, p in layer.named_parameters()}))
+    (batched, batched_grads), (sequential_out, sequential_grads) = results
+    assert torch.equal(batched.collapsed, sequential_out.collapsed)
+    assert torch.allclose(batched.embeddings, sequential_out.embeddings, atol=1e-6)
+    for name, gradient in batched_grads.items():
+        assert torch.allclose(gradient, sequential_grads[name], atol=1e-5), name

@@ -390,6 +390,15 @@ def test_quantum_parallel_draws_the_collapse_samples_in_one_forward(corpus):
     assert not torch.equal(logits[0], logits[1])  # each copy collapses on its own
 
 
+def test_collapse_optimization_sequential_switches_every_quantum_embeddings(corpus):
+    trainer = trainer_for(corpus, {"collapse_optimization": "sequential"})
+    assert trainer.model.encoder.embeddings.sequential
+    train, _, _ = corpus.loaders(batch_size=16)
+    assert trainer.train_epoch(train)["loss"] > 0
+    with pytest.raises(ConfigError, match="'collapse_optimization'] is set but the model has no QuantumEmbeddings"):
+        QuantumTrainer(nn.Linear(2, 2), "sgd", "cross_entropy", {"collapse_optimization": "sequential"})
+
+
 def test_quantum_memory_efficient_switches_every_entanglement_layer(corpus):
     trainer = trainer_for(corpus, {"quantum_memory_efficient": True})
     layer = trainer.model.encoder.entanglement

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from qembed import plugins
 from qembed.nn.collapse import CollapseStrategy
@@ -47,6 +48,11 @@ class QuantumEmbeddings(RoleTagged):
     positions (the whole sequence when ``None``), passed through a learned
     projection.
 
+    ``sequential = True`` (the trainer's ``collapse_optimization="sequential"``)
+    collapses and mixes one sequence at a time, each recomputed in backward, to hold
+    one sequence's ``[T, K, D]`` senses instead of the batch's; the random draws are
+    the same as batched.
+
     Parameter roles: amplitudes ``superposition``, context projection ``collapse``;
     the sense vectors are classical.
     """
@@ -80,6 +86,7 @@ class QuantumEmbeddings(RoleTagged):
         self.num_states = num_states
         self.context_window = context_window
         self.eval_collapse = eval_collapse
+        self.sequential = False  # collapse_optimization="sequential": one sequence at a time
         self.sense_embeddings = nn.Parameter(torch.randn(vocab_size, num_states, embedding_dim))
         # near-uniform superposition at the start: every sense equally likely
         self.sense_amplitudes = nn.Parameter(1.0 + 0.1 * torch.randn(vocab_size, num_states))
@@ -106,6 +113,20 @@ class QuantumEmbeddings(RoleTagged):
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> SuperposedEmbedding:
         check_token_ids(input_ids, self.vocab_size)
         mask = check_attention_mask(attention_mask, input_ids)
+        draws = torch.rand(mask.shape, device=mask.device) if self.training else None
+        if not (self.sequential and input_ids.dim() == 2 and torch.is_grad_enabled()):
+            return self._superpose(input_ids, mask, draws)
+        # one sequence at a time, recomputed in backward: the [T, K, D] senses of one
+        # sequence are held at once instead of the batch's [B, T, K, D]
+        rows = [
+            checkpoint(self._superpose, input_ids[b : b + 1], mask[b : b + 1],
+                       None if draws is None else draws[b : b + 1], use_reentrant=False)
+            for b in range(input_ids.shape[0])
+        ]
+        return SuperposedEmbedding(*(torch.cat(parts) for parts in zip(*rows)))
+
+    def _superpose(self, input_ids: Tensor, mask: Tensor, draws: Tensor | None) -> SuperposedEmbedding:
+        """Collapse (where ``draws < p_c``) and mix the senses of a batch of sequences."""
         # F.embedding, not indexing: its CPU backward sums in a fixed order (indexing's
         # multi-threaded accumulation is not deterministic, which would break exact resume)
         flat = self.sense_embeddings.view(self.vocab_size, self.num_states * self.embedding_dim)
@@ -114,8 +135,7 @@ class QuantumEmbeddings(RoleTagged):
         probabilities = amplitudes * amplitudes
         agreement = self._context_agreement(senses, probabilities, mask) if self.collapse.uses_context else None
         choice = self.collapse(probabilities, agreement, mask)
-        if self.training:
-            draws = torch.rand(mask.shape, device=mask.device)
+        if draws is not None:
             collapsed = (draws < self.collapse_probability) & mask
         elif self.eval_collapse:
             collapsed = mask

@@ -110,11 +110,6 @@ class QuantumTrainingConfig:
                     f"quantum_training_config[{key!r}] = True is not available in this version of qembed "
                     "(it arrives with the performance and distributed work); remove it or set it to False"
                 )
-        if self.collapse_optimization != "batched":
-            raise ConfigError(
-                "quantum_training_config['collapse_optimization'] = 'sequential' is not available in this "
-                "version of qembed; use 'batched'"
-            )
 
     @classmethod
     def from_value(cls, value: QuantumTrainingConfig | Mapping[str, Any] | None) -> QuantumTrainingConfig:

@@ -151,13 +151,17 @@ class QuantumTrainer:
     def _configure_model(self) -> None:
         """Apply the config keys that act on the model itself."""
         config = self.config
-        if config.collapse_strategy is not None:
+        sequential = config.collapse_optimization == "sequential"
+        if config.collapse_strategy is not None or sequential:
             layers = [m for m in self.model.modules() if isinstance(m, QuantumEmbeddings)]
             if not layers:
-                raise ConfigError("quantum_training_config['collapse_strategy'] is set but the model has no "
+                key = "collapse_strategy" if config.collapse_strategy is not None else "collapse_optimization"
+                raise ConfigError(f"quantum_training_config[{key!r}] is set but the model has no "
                                   "QuantumEmbeddings layer to apply it to")
             for layer in layers:
-                layer.collapse = self._create("collapse_strategy", "collapse", config.collapse_strategy)
+                if config.collapse_strategy is not None:
+                    layer.collapse = self._create("collapse_strategy", "collapse", config.collapse_strategy)
+                layer.sequential = sequential
         if config.entanglement_optimization is not None or config.quantum_memory_efficient:
             layers = [m for m in self.model.modules() if isinstance(m, EntanglementLayer)]
             if not layers:
