@@ -6,12 +6,12 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from qembed.models.encoder import QuantumEncoder
+from qembed.models.encoder import EncoderModel, QuantumEncoder
 from qembed.nn.measures import masked_mean
 from qembed.nn.output import QuantumOutput
 
 
-class QuantumClassifier(nn.Module):
+class QuantumClassifier(EncoderModel):
     """QuantumEmbeddings -> EntanglementLayer -> Transformer encoder -> masked mean
     pooling -> linear head.
 
@@ -50,10 +50,3 @@ class QuantumClassifier(nn.Module):
         logits = self.head(self.dropout(pooled.to(encoded.hidden_states.dtype)))
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
         return QuantumOutput(logits=logits, loss=loss, **encoded.quantum_fields())
-
-    def gradient_checkpointing_enable(self) -> None:
-        """Recompute the entanglement layer and encoder blocks in backward to save memory."""
-        self.encoder.gradient_checkpointing = True
-
-    def gradient_checkpointing_disable(self) -> None:
-        self.encoder.gradient_checkpointing = False

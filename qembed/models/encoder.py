@@ -99,3 +99,17 @@ class QuantumEncoder(nn.Module):
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
             return checkpoint(function, *args, use_reentrant=False, preserve_rng_state=True)
         return function(*args)
+
+
+class EncoderModel(nn.Module):
+    """Base of the models built on a :class:`QuantumEncoder` (``self.encoder``): the
+    Hugging Face style switches for gradient checkpointing."""
+
+    encoder: QuantumEncoder
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute the entanglement layer and encoder blocks in backward to save memory."""
+        self.encoder.gradient_checkpointing = True
+
+    def gradient_checkpointing_disable(self) -> None:
+        self.encoder.gradient_checkpointing = False

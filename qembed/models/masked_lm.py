@@ -6,11 +6,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from qembed.models.encoder import QuantumEncoder
+from qembed.models.encoder import EncoderModel, QuantumEncoder
 from qembed.nn.output import QuantumOutput
 
 
-class QuantumMaskedLM(nn.Module):
+class QuantumMaskedLM(EncoderModel):
     """The quantum encoder with a token-prediction head: ``logits`` ``[B, T, V]``.
 
     ``labels`` ``[B, T]`` hold the original ids at masked positions and ``-100``
@@ -50,10 +50,3 @@ class QuantumMaskedLM(nn.Module):
                                  f"got {tuple(labels.shape)}")
             loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
         return QuantumOutput(logits=logits, loss=loss, **encoded.quantum_fields())
-
-    def gradient_checkpointing_enable(self) -> None:
-        """Recompute the entanglement layer and encoder blocks in backward to save memory."""
-        self.encoder.gradient_checkpointing = True
-
-    def gradient_checkpointing_disable(self) -> None:
-        self.encoder.gradient_checkpointing = False
