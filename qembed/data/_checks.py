@@ -1,36 +1,8 @@
-"""Argument checks shared by the ``qembed.data`` modules.
-
-Every check raises ``ValueError`` (``TypeError`` for a value of the wrong type) with a
-message that names the argument and the accepted range.
-"""
+"""Seeds shared by the ``qembed.data`` modules (argument checks live in ``qembed.arguments``)."""
 
 from __future__ import annotations
 
 import hashlib
-from numbers import Real
-
-
-def check_int(name: str, value: object, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` if it is an int in ``[minimum, maximum]`` (either bound optional)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer{_range_text(minimum, maximum)}, got {value!r}")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be{_range_text(minimum, maximum)}, got {value}")
-    return value
-
-
-def check_probability(name: str, value: object, *, open_low: bool, open_high: bool) -> float:
-    """Return ``value`` as a float if it is a real number in the given (half-)open unit interval."""
-    low, high = ("(" if open_low else "["), (")" if open_high else "]")
-    accepted = f"{low}0, 1{high}"
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number in {accepted}, got {value!r}")
-    number = float(value)
-    too_low = number <= 0.0 if open_low else number < 0.0
-    too_high = number >= 1.0 if open_high else number > 1.0
-    if too_low or too_high or number != number:
-        raise ValueError(f"{name} must be in {accepted}, got {value!r}")
-    return number
 
 
 #: The seeds ``torch.Generator.manual_seed`` accepts.
@@ -41,13 +13,3 @@ def derive_seed(seed: int, purpose: str) -> int:
     """A 63-bit seed for one ``purpose`` derived from ``seed``: stable across runs and platforms."""
     digest = hashlib.sha256(f"qembed.data:{seed}:{purpose}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-def _range_text(minimum: int | None, maximum: int | None) -> str:
-    if minimum is not None and maximum is not None:
-        return f" in [{minimum}, {maximum}]"
-    if minimum is not None:
-        return f" >= {minimum}"
-    if maximum is not None:
-        return f" <= {maximum}"
-    return ""

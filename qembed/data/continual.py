@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qembed.data._checks import check_int
+from qembed.arguments import check_int
 from qembed.data.dataset import PolysemyDataset
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from qembed.data._checks import TORCH_SEED_RANGE, check_int, check_probability, derive_seed
+from qembed.arguments import check_int, check_probability
+from qembed.data._checks import TORCH_SEED_RANGE, derive_seed
 from qembed.data.collate import pad_collate
 from qembed.data.continual import split_labels, task_splits
 from qembed.data.dataset import PolysemyDataset

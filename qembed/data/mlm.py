@@ -8,7 +8,8 @@ from typing import Any
 import torch
 from torch.utils.data import get_worker_info
 
-from qembed.data._checks import check_int, check_probability, derive_seed
+from qembed.arguments import check_int, check_probability
+from qembed.data._checks import derive_seed
 from qembed.data.collate import pad_collate
 from qembed.data.generate import IGNORE_INDEX
 

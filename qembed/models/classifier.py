@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from qembed.arguments import check_int
 from qembed.models.encoder import EncoderModel, QuantumEncoder
 from qembed.nn.measures import masked_mean
 from qembed.nn.output import QuantumOutput
@@ -35,8 +36,7 @@ class QuantumClassifier(EncoderModel):
         **encoder_options: Any,
     ) -> None:
         super().__init__()
-        if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 2:
-            raise ValueError(f"num_labels must be an integer >= 2, got {num_labels!r}")
+        check_int("num_labels", num_labels, minimum=2)
         self.num_labels = num_labels
         self.encoder = QuantumEncoder(vocab_size, embedding_dim, num_states, num_layers, num_heads, max_length,
                                       entanglement, dropout=dropout, **encoder_options)

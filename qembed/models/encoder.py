@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from qembed.arguments import check_int
 from qembed.nn.embeddings import QuantumEmbeddings, SuperposedEmbedding
 from qembed.nn.entanglement import EntanglementLayer, EntanglementOutput
 from qembed.nn.measures import masked_mean, sense_entropy, superposition_coherence
@@ -60,10 +61,8 @@ class QuantumEncoder(nn.Module):
         super().__init__()
         if embedding_dim % num_heads:
             raise ValueError(f"embedding_dim={embedding_dim} must be divisible by num_heads={num_heads}")
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"max_length must be an integer >= 1, got {max_length!r}")
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
-            raise ValueError(f"num_layers must be an integer >= 0, got {num_layers!r}")
+        check_int("max_length", max_length, minimum=1)
+        check_int("num_layers", num_layers, minimum=0)
         self.max_length = max_length
         self.embeddings = QuantumEmbeddings(vocab_size, embedding_dim, num_states, collapse_strategy,
                                             context_window=context_window, eval_collapse=eval_collapse)

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from qembed import plugins
+from qembed.arguments import check_int
 from qembed.nn.collapse import CollapseStrategy
 from qembed.nn.roles import RoleTagged
 from qembed.nn.validation import check_attention_mask, check_token_ids
@@ -70,12 +71,10 @@ class QuantumEmbeddings(RoleTagged):
         eval_collapse: bool = True,
     ) -> None:
         super().__init__()
-        for name, value, minimum in (("vocab_size", vocab_size, 1), ("embedding_dim", embedding_dim, 1),
-                                     ("num_states", num_states, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-        if context_window is not None and (not isinstance(context_window, int) or context_window < 1):
-            raise ValueError(f"context_window must be None or an integer >= 1, got {context_window!r}")
+        for name, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim), ("num_states", num_states)):
+            check_int(name, value, minimum=1)
+        if context_window is not None:
+            check_int("context_window", context_window, minimum=1)
         strategy = plugins.create("collapse", collapse_strategy)
         if not isinstance(strategy, CollapseStrategy):
             raise TypeError(

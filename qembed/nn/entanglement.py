@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from qembed.arguments import check_int
 from qembed.nn.roles import RoleTagged
 
 _TINY = torch.finfo(torch.float32).tiny
@@ -107,8 +108,7 @@ class EntanglementLayer(RoleTagged):
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         for name, value in (("embedding_dim", embedding_dim), ("num_states", num_states),
                             ("top_k", top_k), ("chunk_size", chunk_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, value, minimum=1)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.embedding_dim = embedding_dim
