@@ -32,7 +32,7 @@ def _writer(trainer: Any) -> Any | None:
 
 @hookimpl
 def qembed_on_train_start(trainer: Any) -> None:
-    if trainer.log_dir is None or trainer in _writers:
+    if trainer.log_dir is None or not trainer.is_main_process or trainer in _writers:
         return
     from torch.utils.tensorboard import SummaryWriter
 

@@ -82,7 +82,9 @@ class Recorder:
         ({"collapse_strategy": "contextaware"}, "did you mean 'context_aware'?"),
         ({"quantum_parallel": True}, "'quantum_parallel'] batches the collapse samples a loss draws, but "
                                      "CrossEntropyLoss draws none"),
-        ({"distributed_training": True}, "'distributed_training'] = True is not available"),
+        ({"distributed_training": True}, "needs the environment torchrun sets up (missing RANK"),
+        ({"quantum_sync": True}, "'quantum_sync'] needs 'distributed_training': True"),
+        ({"entanglement_sync": True}, "'entanglement_sync'] = True is not available"),
     ],
 )
 def test_bad_config_is_named_before_anything_is_built(corpus, config, message):

@@ -104,12 +104,18 @@ class QuantumTrainingConfig:
             raise ConfigError(
                 "quantum_training_config: give either 'clipping' or 'quantum_gradient_clipping', not both"
             )
-        for key in ("distributed_training", "quantum_sync", "entanglement_sync"):
-            if getattr(self, key):
-                raise ConfigError(
-                    f"quantum_training_config[{key!r}] = True is not available in this version of qembed "
-                    "(it arrives with the performance and distributed work); remove it or set it to False"
-                )
+        if self.entanglement_sync:
+            raise ConfigError(
+                "quantum_training_config['entanglement_sync'] = True is not available in this version of qembed; "
+                "remove it or set it to False"
+            )
+        if self.quantum_sync and not self.distributed_training:
+            raise ConfigError("quantum_training_config['quantum_sync'] needs 'distributed_training': True")
+        if self.distributed_training and self.quantum_memory_replay is not False and self.quantum_memory_replay != "none":
+            raise ConfigError(
+                "quantum_training_config: 'quantum_memory_replay' with 'distributed_training' is not available in "
+                "this version of qembed (per-rank buffers are not checkpointed yet)"
+            )
 
     @classmethod
     def from_value(cls, value: QuantumTrainingConfig | Mapping[str, Any] | None) -> QuantumTrainingConfig:

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DistributedSampler
 
 from qembed.nn.collapse import collapse_aware_modules
 from qembed.nn.embeddings import QuantumEmbeddings
@@ -45,6 +46,7 @@ from qembed.training.checkpoint import RunState
 from qembed.training.checkpoint_io import atomic_save, safe_load
 from qembed.training.config import ConfigError, QuantumTrainingConfig
 from qembed.training.devices import Precision, resolve_device, to_device
+from qembed.training.distributed import Distributed, ShardSampler
 from qembed.training.errors import TrainingDivergedError
 from qembed.training.examples import batch_size, concat_batches
 from qembed.training.history import History
@@ -88,9 +90,15 @@ class QuantumTrainer:
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.config = QuantumTrainingConfig.from_value(quantum_training_config)
         self.registry: PluginRegistry = default_registry().with_plugins(plugins) if plugins else default_registry()
-        self.device = resolve_device(device)
+        self.distributed = Distributed() if self.config.distributed_training else None
+        if self.distributed is None:
+            self.device = resolve_device(device)
+        else:
+            self.device = self.distributed.device(None if device is None else resolve_device(device))
         if seed is not None:
             seed_everything(seed)
+        if self.config.quantum_sync:  # each rank draws its own collapses, reproducibly
+            torch.manual_seed((seed or 0) + self.distributed.rank)
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.progress_bar = progress_bar
         self.schedule = self._create("superposition_schedule", "schedules", self.config.superposition_schedule)
@@ -98,13 +106,22 @@ class QuantumTrainer:
         self.replay = self._create("quantum_memory_replay", "replay", self.config.replay_spec())
         self.model = model.to(self.device)
         self._configure_model()
+        # what forward calls: the model itself, or its DistributedDataParallel wrapper
+        self._network = self.distributed.wrap(self.model, self.device) if self.distributed else self.model
+        self._sharded: dict[int, Any] = {}
         self.optimizer = self._build_optimizer(optimizer)
         self.loss_fn = self._create("loss_fn", "losses", loss_fn) if loss_fn is not None else None
         if isinstance(self.loss_fn, nn.Module):
             self.loss_fn.to(self.device)
         self._loss_call = LossCall(self.loss_fn) if self.loss_fn is not None else None
         self._model_call = ModelCall(self.model, pass_labels=self.loss_fn is None)
-        if self.config.quantum_parallel and (self._loss_call is None or self._loss_call.mc_samples < 2):
+        draws_samples = self._loss_call is not None and self._loss_call.mc_samples > 1
+        if self.distributed is not None and draws_samples and not self.config.quantum_parallel:
+            raise ConfigError(
+                "quantum_training_config['distributed_training'] with a loss that draws collapse samples needs "
+                "'quantum_parallel': True (DistributedDataParallel allows one forward per backward)"
+            )
+        if self.config.quantum_parallel and not draws_samples:
             raise ConfigError(
                 "quantum_training_config['quantum_parallel'] batches the collapse samples a loss draws, but "
                 f"{type(self.loss_fn).__name__} draws none; use e.g. {{'name': 'uncertainty', "
@@ -183,6 +200,11 @@ class QuantumTrainer:
 
     # --- public API ----------------------------------------------------------------
 
+    @property
+    def is_main_process(self) -> bool:
+        """Whether this process writes files, logs and the progress bar (rank 0, or the only one)."""
+        return self.distributed is None or self.distributed.is_main
+
     def train(
         self,
         train_dataloader: Iterable[Any],
@@ -214,6 +236,8 @@ class QuantumTrainer:
             raise ValueError(f"early_stopping_patience must be None or an integer >= 0, got {early_stopping_patience!r}")
         if save_best_model and model_save_path is None:
             raise ValueError("save_best_model=True needs model_save_path (where to write the best model)")
+        train_dataloader = self._shard(train_dataloader, training=True)
+        val_dataloader = self._shard(val_dataloader, training=False)
         steps = self._steps_per_epoch(train_dataloader, "train_dataloader")
         if val_dataloader is not None:
             self._steps_per_epoch(val_dataloader, "val_dataloader")
@@ -229,6 +253,9 @@ class QuantumTrainer:
         self._lifecycle.call("qembed_on_train_start", trainer=self)
         try:
             while self.epoch < run.end_epoch and not self._stop_requested:
+                set_epoch = getattr(getattr(train_dataloader, "sampler", None), "set_epoch", None)
+                if set_epoch is not None:  # a DistributedSampler reshuffles per epoch
+                    set_epoch(self.epoch)
                 row = {f"train_{k}" if k == "loss" else k: v
                        for k, v in self.train_epoch(train_dataloader, self.epoch).items()}
                 if val_dataloader is not None:
@@ -262,10 +289,13 @@ class QuantumTrainer:
         self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
         return self.training_history
 
-    def save_checkpoint(self, path: str | os.PathLike, *, _sampler: Any = None) -> Path:
+    def save_checkpoint(self, path: str | os.PathLike, *, _sampler: Any = None) -> Path | None:
         """Write a full training checkpoint atomically (model, optimizer, scaler, replay
         buffer, run position, early stopping, history, config, RNG states);
-        ``qembed_on_checkpoint`` follows once the file is complete."""
+        ``qembed_on_checkpoint`` follows once the file is complete. Only the main
+        process writes (returns ``None`` elsewhere)."""
+        if not self.is_main_process:
+            return None
         target = atomic_save(checkpoint.build(self, self._run, _sampler), path)
         self.last_checkpoint = target
         self._lifecycle.call("qembed_on_checkpoint", trainer=self, path=str(target))
@@ -301,7 +331,7 @@ class QuantumTrainer:
         collapse_sum = 0.0
         batches_seen = 0
         window_weight: Tensor | int = 0
-        progress = EpochProgress(self.progress_bar, batches, f"epoch {epoch + 1}")
+        progress = EpochProgress(self.progress_bar and self.is_main_process, batches, f"epoch {epoch + 1}")
         try:
             for index, batch in enumerate(train_dataloader):
                 starts_window = index % accumulate == 0
@@ -325,7 +355,8 @@ class QuantumTrainer:
                     run.run_step += 1
                     window_weight = 0
                     if self.global_step % log_every == 0:
-                        self._log(window[0] / window[1].clamp_min(1), progress)
+                        totals = self._across_ranks(window.clone())
+                        self._log(totals[0] / totals[1].clamp_min(1), progress)
                         epoch_sums += window
                         window.zero_()
                 progress.update()
@@ -333,7 +364,7 @@ class QuantumTrainer:
                     break
         finally:
             progress.close()
-        epoch_sums += window
+        epoch_sums = self._across_ranks(epoch_sums + window)
         skipped = torch.stack([self._nonfinite[0] - skipped_before, self._nonfinite[1]])
         *means, skipped, skipped_in_a_row = torch.cat([epoch_sums[0] / epoch_sums[1].clamp_min(1), skipped]).tolist()
         self._check_divergence(skipped_in_a_row)
@@ -347,6 +378,7 @@ class QuantumTrainer:
         """Evaluate without gradients: ``loss``, ``accuracy``, ``uncertainty``,
         ``predictive_uncertainty``, ``ece``, ``nll``, ``brier``,
         ``entanglement_strength``, ``superposition_coherence``."""
+        val_dataloader = self._shard(val_dataloader, training=False)
         self._steps_per_epoch(val_dataloader, "val_dataloader")
         was_training = self.model.training
         self.model.eval()
@@ -358,6 +390,7 @@ class QuantumTrainer:
                     totals.add(outputs, labels, terms.total)
         finally:
             self.model.train(was_training)
+        totals.sums, totals.bins = self._across_ranks(totals.sums), self._across_ranks(totals.bins)
         metrics = totals.result()
         self._lifecycle.call("qembed_on_validation_end", trainer=self, epoch=self.epoch, metrics=metrics)
         return metrics
@@ -371,8 +404,11 @@ class QuantumTrainer:
         """Ask the trainer to stop after the current step (for plugins: never raise)."""
         self._stop_requested = True
 
-    def save_model(self, path: str | os.PathLike) -> Path:
-        """Write the model's weights atomically; ``qembed_on_checkpoint`` follows."""
+    def save_model(self, path: str | os.PathLike) -> Path | None:
+        """Write the model's weights atomically; ``qembed_on_checkpoint`` follows. Only
+        the main process writes (returns ``None`` elsewhere)."""
+        if not self.is_main_process:
+            return None
         target = atomic_save(
             {"format": "qembed-model", "version": 1, "model_state": self.model.state_dict(),
              "epoch": self.epoch, "global_step": self.global_step},
@@ -404,9 +440,9 @@ class QuantumTrainer:
             if samples > 1 and self.config.quantum_parallel:
                 outputs = self._parallel_samples(samples, args, kwargs, labels)
             else:
-                outputs = as_output(self.model(*args, **kwargs))
+                outputs = as_output(self._network(*args, **kwargs))
                 if samples > 1:
-                    extra = [as_output(self.model(*args, **kwargs)).logits for _ in range(samples - 1)]
+                    extra = [as_output(self._network(*args, **kwargs)).logits for _ in range(samples - 1)]
                     outputs = with_sample_logits(outputs, torch.stack([outputs.logits, *extra]))
         terms = self._loss(outputs, labels)
         if sample:
@@ -428,7 +464,7 @@ class QuantumTrainer:
         def repeat(value: Any) -> Any:
             return value.repeat(samples, *([1] * (value.dim() - 1))) if isinstance(value, Tensor) else value
 
-        outputs = as_output(self.model(*map(repeat, args), **{k: repeat(v) for k, v in kwargs.items()}))
+        outputs = as_output(self._network(*map(repeat, args), **{k: repeat(v) for k, v in kwargs.items()}))
         return with_sample_logits(first_examples(outputs, size, samples * size),
                                   outputs.logits.unflatten(0, (samples, size)))
 
@@ -513,6 +549,20 @@ class QuantumTrainer:
 
     # --- helpers ----------------------------------------------------------------------
 
+    def _shard(self, loader: Any, *, training: bool) -> Any:
+        """Under ``distributed_training``, this rank's part of ``loader`` (built once)."""
+        if self.distributed is None or loader is None or isinstance(getattr(loader, "sampler", None),
+                                                                     (DistributedSampler, ShardSampler)):
+            return loader
+        if id(loader) not in self._sharded:
+            self._sharded[id(loader)] = (self.distributed.training_loader(loader, seed=self.epoch)
+                                         if training else self.distributed.evaluation_loader(loader))
+        return self._sharded[id(loader)]
+
+    def _across_ranks(self, sums: Tensor) -> Tensor:
+        """Per-rank sums added up over every rank (unchanged in a single process)."""
+        return self.distributed.sum(sums) if self.distributed is not None else sums
+
     def _steps_per_epoch(self, loader: Iterable[Any], name: str) -> int:
         try:
             batches = len(loader)  # type: ignore[arg-type]
@@ -524,7 +574,7 @@ class QuantumTrainer:
         return math.ceil(batches / self.config.gradient_accumulation_steps)
 
     def _write_history(self) -> None:
-        if self.log_dir is None:
+        if self.log_dir is None or not self.is_main_process:
             return
         self.log_dir.mkdir(parents=True, exist_ok=True)
         temporary = self.log_dir / ".history.json.tmp"

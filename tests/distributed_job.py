@@ -1,0 +1,41 @@
+"""A small job for the torchrun test.
+
+    torchrun --nproc_per_node 2 tests/distributed_job.py OUT distributed   # 2 ranks, 8 examples each per step
+    python tests/distributed_job.py OUT single                           # 1 process, 16 per step
+
+No randomness (no dropout, no collapse), so both must end with the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from qembed.data import PolysemyCorpus
+from qembed.models import QuantumClassifier
+from qembed.training import QuantumTrainer
+
+
+def main(out: Path, mode: str) -> None:
+    distributed = mode == "distributed"
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    corpus = PolysemyCorpus(seed=0, num_train=64, num_val=20, num_test=4)
+    train, val, _ = corpus.loaders(batch_size=8 if distributed else 16, shuffle=False)
+    model = QuantumClassifier(corpus.vocab_size, corpus.num_labels, embedding_dim=16, num_heads=2, num_layers=1,
+                              max_length=32, dropout=0.0, collapse_strategy="argmax")
+    config = {"superposition_schedule": {"name": "constant", "value": 0.0}, "distributed_training": distributed,
+              "log_every_n_steps": 2}
+    trainer = QuantumTrainer(model, {"name": "sgd", "lr": 0.1}, "cross_entropy", config, log_dir=out / "logs",
+                             progress_bar=False)
+    history = trainer.train(train, val, num_epochs=2, checkpoint_dir=out / "checkpoints")
+    name = f"rank{trainer.distributed.rank}" if distributed else "single"
+    torch.save(model.state_dict(), out / f"weights_{name}.pth")
+    (out / f"history_{name}.json").write_text(json.dumps(history))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2])

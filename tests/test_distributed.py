@@ -1,0 +1,45 @@
+"""Two processes on torch.distributed (gloo), launched with torchrun, against one."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+JOB = REPO_ROOT / "tests" / "distributed_job.py"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path):
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+              "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(JOB), str(tmp_path), "distributed"]
+    result = subprocess.run(launch, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    single = subprocess.run([sys.executable, str(JOB), str(tmp_path), "single"], capture_output=True, text=True,
+                            timeout=600)
+    assert single.returncode == 0, single.stderr
+
+    rank0, rank1, alone = (torch.load(tmp_path / f"weights_{name}.pth", weights_only=True)
+                           for name in ("rank0", "rank1", "single"))
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key  # DDP keeps the ranks identical
+        assert torch.allclose(rank0[key], alone[key], atol=1e-5), key
+    histories = [json.loads((tmp_path / f"history_{name}.json").read_text()) for name in ("rank0", "rank1", "single")]
+    assert histories[0] == histories[1]  # metrics are reduced across ranks
+    for key in ("train_loss", "val_loss", "val_accuracy", "val_nll"):
+        assert histories[0][key] == pytest.approx(histories[2][key], abs=1e-5), key
+    # only rank 0 writes: one TensorBoard run, one set of checkpoints
+    assert len(list((tmp_path / "logs").glob("events.out.tfevents.*"))) == 2  # the distributed run's and the single run's
+    assert (tmp_path / "checkpoints" / "last.pth").is_file()
