@@ -10,6 +10,7 @@ only rank 0 writes TensorBoard, checkpoints and the progress bar.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -51,6 +52,8 @@ class Distributed:
             )
         if not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            # the group qembed opened is closed at exit: a rank leaving with it open can abort the job
+            atexit.register(_close_process_group)
         self.rank = dist.get_rank()
         self.world_size = dist.get_world_size()
         self.local_rank = int(os.environ["LOCAL_RANK"])
@@ -91,6 +94,11 @@ class Distributed:
 
     def mean(self, tensor: torch.Tensor) -> torch.Tensor:
         return self.sum(tensor) / self.world_size
+
+
+def _close_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _rebuilt(loader: DataLoader, sampler: Sampler) -> DataLoader:

@@ -1,0 +1,83 @@
+"""Scaling on torch.distributed: 2 processes x 1 thread against 1 process x 1 thread.
+
+Each process trains the medium ``QuantumClassifier`` (D = 64, two encoder blocks) on
+the polysemy corpus with batches of 32 per process for ``--steps`` optimizer steps;
+the 2-process run is launched with ``torchrun`` (gloo). The figure is examples per
+second, and the scaling is the 2-process rate over the 1-process rate (ideal: 2.0).
+Runs alternate; medians reported.
+
+    python benchmarks/distributed.py --repeats 3 --steps 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+JOB = r"""
+import json, os, sys, time, torch
+from qembed.data import PolysemyCorpus
+from qembed.models import QuantumClassifier
+from qembed.training import QuantumTrainer
+steps, out = int(sys.argv[1]), sys.argv[2]
+distributed = "RANK" in os.environ
+torch.set_num_threads(1)
+torch.manual_seed(0)
+world = int(os.environ.get("WORLD_SIZE", "1"))
+corpus = PolysemyCorpus(seed=0, num_train=32 * steps * world, num_val=1, num_test=1)
+loader, _, _ = corpus.loaders(batch_size=32)
+model = QuantumClassifier(corpus.vocab_size, corpus.num_labels, max_length=64)
+trainer = QuantumTrainer(model, "adamw", "quantum", {"distributed_training": distributed}, progress_bar=False)
+trainer.train_epoch(trainer._shard(loader, training=True))  # warm up
+start = time.perf_counter()
+trainer.train_epoch(trainer._shard(loader, training=True))
+elapsed = time.perf_counter() - start
+if trainer.is_main_process:
+    with open(out, "w") as stream:
+        json.dump({"examples_per_second": 32 * steps * world / elapsed}, stream)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def rate(processes: int, steps: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        script, out = Path(folder) / "job.py", Path(folder) / "rate.json"
+        script.write_text(JOB)
+        if processes == 1:
+            command = [sys.executable, str(script), str(steps), str(out)]
+        else:
+            command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node",
+                       str(processes), "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+                       str(script), str(steps), str(out)]
+        subprocess.run(command, check=True, capture_output=True, text=True)
+        return json.loads(out.read_text())["examples_per_second"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=60)
+    args = parser.parse_args()
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    for repeat in range(args.repeats):
+        for processes in ((1, 2) if repeat % 2 == 0 else (2, 1)):
+            rates[processes].append(rate(processes, args.steps))
+    one, two = statistics.median(rates[1]), statistics.median(rates[2])
+    print(f"medium QuantumClassifier, batch 32 per process, {args.steps} steps, median of {args.repeats}")
+    print(f"1 process x 1 thread : {one:7.1f} examples/s")
+    print(f"2 processes x 1 thread: {two:7.1f} examples/s (scaling {two / one:.2f}x, ideal 2.00x)")
+
+
+if __name__ == "__main__":
+    main()
