@@ -100,3 +100,20 @@ def test_gradient_checkpointing_gives_the_same_gradients(model_class):
     assert gradients[0].keys() == gradients[1].keys()
     for name in gradients[0]:
         assert torch.allclose(gradients[0][name], gradients[1][name], atol=1e-6), name
+
+
+def test_measures_and_losses_stay_float32_under_bf16_autocast():
+    from qembed.training.losses import EntanglementLoss, QuantumLoss, UncertaintyLoss
+
+    torch.manual_seed(0)
+    model = QuantumClassifier(50, 3, embedding_dim=16, num_heads=2)
+    ids, mask = inputs()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(ids, mask)
+        assert out.logits.dtype == torch.bfloat16  # the network itself runs in bf16
+        for field in (out.uncertainty, out.superposition, out.entanglement, out.pair_entanglement):
+            assert field.dtype == torch.float32
+        labels = torch.tensor([0, 1, 2, 0])
+        for loss in (QuantumLoss(), UncertaintyLoss(), EntanglementLoss()):
+            value = loss(out, labels)
+            assert value.dtype == torch.float32 and torch.isfinite(value)
