@@ -1,7 +1,10 @@
 """A small job for the torchrun test.
 
-    torchrun --nproc_per_node 2 tests/distributed_job.py OUT distributed   # 2 ranks, 8 examples each per step
-    python tests/distributed_job.py OUT single                           # 1 process, 16 per step
+    torchrun --nproc_per_node 2 tests/distributed_job.py OUT distributed [LOSS]   # 2 ranks, 8 examples each
+    python tests/distributed_job.py OUT single [LOSS]                           # 1 process, 16 per step
+
+LOSS is a registered loss name (default cross_entropy); with "entanglement" the
+distributed run sets entanglement_sync, so its loss pools pairs over both ranks.
 
 No randomness (no dropout, no collapse), so both must end with the same weights.
 """
@@ -19,7 +22,7 @@ from qembed.models import QuantumClassifier
 from qembed.training import QuantumTrainer
 
 
-def main(out: Path, mode: str) -> None:
+def main(out: Path, mode: str, loss: str) -> None:
     distributed = mode == "distributed"
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -28,8 +31,9 @@ def main(out: Path, mode: str) -> None:
     model = QuantumClassifier(corpus.vocab_size, corpus.num_labels, embedding_dim=16, num_heads=2, num_layers=1,
                               max_length=32, dropout=0.0, collapse_strategy="argmax")
     config = {"superposition_schedule": {"name": "constant", "value": 0.0}, "distributed_training": distributed,
-              "log_every_n_steps": 2}
-    trainer = QuantumTrainer(model, {"name": "sgd", "lr": 0.1}, "cross_entropy", config, log_dir=out / "logs",
+              "entanglement_sync": distributed and loss == "entanglement", "log_every_n_steps": 2}
+    spec = {"name": loss, "entanglement_weight": 1.0} if loss == "entanglement" else {"name": loss}
+    trainer = QuantumTrainer(model, {"name": "sgd", "lr": 0.1}, spec, config, log_dir=out / "logs",
                              progress_bar=False)
     history = trainer.train(train, val, num_epochs=2, checkpoint_dir=out / "checkpoints")
     name = f"rank{trainer.distributed.rank}" if distributed else "single"
@@ -38,4 +42,4 @@ def main(out: Path, mode: str) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2])
+    main(Path(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "cross_entropy")

@@ -84,7 +84,7 @@ class Recorder:
                                      "CrossEntropyLoss draws none"),
         ({"distributed_training": True}, "needs the environment torchrun sets up (missing RANK"),
         ({"quantum_sync": True}, "'quantum_sync'] needs 'distributed_training': True"),
-        ({"entanglement_sync": True}, "'entanglement_sync'] = True is not available"),
+        ({"entanglement_sync": True}, "'entanglement_sync'] needs 'distributed_training': True"),
     ],
 )
 def test_bad_config_is_named_before_anything_is_built(corpus, config, message):

@@ -104,13 +104,9 @@ class QuantumTrainingConfig:
             raise ConfigError(
                 "quantum_training_config: give either 'clipping' or 'quantum_gradient_clipping', not both"
             )
-        if self.entanglement_sync:
-            raise ConfigError(
-                "quantum_training_config['entanglement_sync'] = True is not available in this version of qembed; "
-                "remove it or set it to False"
-            )
-        if self.quantum_sync and not self.distributed_training:
-            raise ConfigError("quantum_training_config['quantum_sync'] needs 'distributed_training': True")
+        for key in ("quantum_sync", "entanglement_sync"):
+            if getattr(self, key) and not self.distributed_training:
+                raise ConfigError(f"quantum_training_config[{key!r}] needs 'distributed_training': True")
         if self.distributed_training and self.quantum_memory_replay is not False and self.quantum_memory_replay != "none":
             raise ConfigError(
                 "quantum_training_config: 'quantum_memory_replay' with 'distributed_training' is not available in "

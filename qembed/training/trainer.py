@@ -15,6 +15,7 @@ complete; ``qembed_on_train_end``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -455,6 +456,22 @@ class QuantumTrainer:
                 observe(uncertainty.detach().float().mean())
         return outputs, labels, terms
 
+    def _synced_entanglement(self, outputs: Any) -> Any:
+        """``entanglement_sync``: the loss sees the mean pair entanglement over every
+        real pair of every rank's batch (a differentiable all-reduce), as one process
+        holding the global batch would; per-example values are replaced by it."""
+        from torch.distributed.nn.functional import all_reduce
+
+        pairs, mask = field(outputs, "pair_entanglement"), field(outputs, "pair_mask")
+        if pairs is None or mask is None:
+            return outputs
+        total = all_reduce((pairs.float() * mask).sum())
+        count = self.distributed.sum(mask.sum().float())
+        synced = (total / count.clamp_min(1)).expand(pairs.shape[0])
+        return dataclasses.replace(outputs, entanglement=synced, pair_entanglement=None, pair_mask=None) \
+            if dataclasses.is_dataclass(outputs) else SimpleNamespace(**{**vars(outputs), "entanglement": synced,
+                                                                         "pair_entanglement": None, "pair_mask": None})
+
     def _parallel_samples(self, samples: int, args: tuple, kwargs: dict[str, Any], labels: Tensor) -> Any:
         """``quantum_parallel``: the S collapse samples a loss asks for as one forward of
         the batch repeated S times (each copy collapses independently); the output is
@@ -469,7 +486,12 @@ class QuantumTrainer:
                                   outputs.logits.unflatten(0, (samples, size)))
 
     def _loss(self, outputs: Any, labels: Tensor) -> LossTerms:
-        seen = outputs if self.config.entanglement_training else without_entanglement(outputs)
+        if not self.config.entanglement_training:
+            seen = without_entanglement(outputs)
+        elif self.config.entanglement_sync and torch.is_grad_enabled():
+            seen = self._synced_entanglement(outputs)
+        else:
+            seen = outputs
         if self._loss_call is None:
             loss = field(outputs, "loss")
             if loss is None:
