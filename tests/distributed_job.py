@@ -1,12 +1,15 @@
-"""A small job for the torchrun test.
+"""A small job for the torchrun tests.
 
     torchrun --nproc_per_node 2 tests/distributed_job.py OUT distributed [LOSS]   # 2 ranks, 8 examples each
     python tests/distributed_job.py OUT single [LOSS]                           # 1 process, 16 per step
+    torchrun --nproc_per_node 2 tests/distributed_job.py OUT replay-full        # 3 epochs with replay
+    torchrun --nproc_per_node 2 tests/distributed_job.py OUT replay-stopped     # stops after epoch 2
+    torchrun --nproc_per_node 2 tests/distributed_job.py OUT replay-resumed     # resumes it to epoch 3
 
 LOSS is a registered loss name (default cross_entropy); with "entanglement" the
 distributed run sets entanglement_sync, so its loss pools pairs over both ranks.
-
-No randomness (no dropout, no collapse), so both must end with the same weights.
+Without replay there is no randomness (no dropout, no collapse), so the distributed
+and single runs must end with the same weights.
 """
 
 from __future__ import annotations
@@ -17,28 +20,42 @@ from pathlib import Path
 
 import torch
 
+from qembed import hookimpl
 from qembed.data import PolysemyCorpus
 from qembed.models import QuantumClassifier
 from qembed.training import QuantumTrainer
 
 
+class StopAfterEpochTwo:
+    @hookimpl
+    def qembed_on_epoch_end(self, trainer, epoch, metrics):
+        if epoch == 1:
+            trainer.request_stop()
+
+
 def main(out: Path, mode: str, loss: str) -> None:
-    distributed = mode == "distributed"
+    distributed = mode != "single"
+    replay = mode.startswith("replay")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     corpus = PolysemyCorpus(seed=0, num_train=64, num_val=20, num_test=4)
-    train, val, _ = corpus.loaders(batch_size=8 if distributed else 16, shuffle=False)
+    train, val, _ = corpus.loaders(batch_size=8 if distributed else 16, shuffle=replay)
     model = QuantumClassifier(corpus.vocab_size, corpus.num_labels, embedding_dim=16, num_heads=2, num_layers=1,
-                              max_length=32, dropout=0.0, collapse_strategy="argmax")
+                              max_length=32, dropout=0.1 if replay else 0.0, collapse_strategy="argmax")
     config = {"superposition_schedule": {"name": "constant", "value": 0.0}, "distributed_training": distributed,
-              "entanglement_sync": distributed and loss == "entanglement", "log_every_n_steps": 2}
+              "entanglement_sync": distributed and loss == "entanglement", "log_every_n_steps": 2,
+              "quantum_memory_replay": {"name": "reservoir", "capacity": 16} if replay else False,
+              "quantum_sync": replay}
     spec = {"name": loss, "entanglement_weight": 1.0} if loss == "entanglement" else {"name": loss}
+    plugins = [StopAfterEpochTwo()] if mode == "replay-stopped" else []
     trainer = QuantumTrainer(model, {"name": "sgd", "lr": 0.1}, spec, config, log_dir=out / "logs",
-                             progress_bar=False)
-    history = trainer.train(train, val, num_epochs=2, checkpoint_dir=out / "checkpoints")
+                             plugins=plugins, progress_bar=False)
+    resume = out / "checkpoints" / "last.pth" if mode == "replay-resumed" else None
+    history = trainer.train(train, val, num_epochs=3 if replay else 2, checkpoint_dir=out / "checkpoints",
+                            resume_from=resume)
     name = f"rank{trainer.distributed.rank}" if distributed else "single"
-    torch.save(model.state_dict(), out / f"weights_{name}.pth")
-    (out / f"history_{name}.json").write_text(json.dumps(history))
+    torch.save(model.state_dict(), out / f"weights_{mode}_{name}.pth")
+    (out / f"history_{mode}_{name}.json").write_text(json.dumps(history))
 
 
 if __name__ == "__main__":

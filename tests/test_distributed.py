@@ -16,6 +16,14 @@ pytestmark = pytest.mark.slow
 JOB = REPO_ROOT / "tests" / "distributed_job.py"
 
 
+def torchrun(*arguments: str) -> subprocess.CompletedProcess:
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+              "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(JOB), *arguments]
+    result = subprocess.run(launch, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -26,21 +34,18 @@ def free_port() -> int:
 def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path, loss):
     """With the entanglement loss, entanglement_sync pools the pairs of both ranks, as the
     single process pools its global batch's pairs."""
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
-              "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(JOB), str(tmp_path), "distributed",
-              loss]
-    result = subprocess.run(launch, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    torchrun(str(tmp_path), "distributed", loss)
     single = subprocess.run([sys.executable, str(JOB), str(tmp_path), "single", loss], capture_output=True,
                             text=True, timeout=600)
     assert single.returncode == 0, single.stderr
 
     rank0, rank1, alone = (torch.load(tmp_path / f"weights_{name}.pth", weights_only=True)
-                           for name in ("rank0", "rank1", "single"))
+                           for name in ("distributed_rank0", "distributed_rank1", "single_single"))
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key  # DDP keeps the ranks identical
         assert torch.allclose(rank0[key], alone[key], atol=1e-5), key
-    histories = [json.loads((tmp_path / f"history_{name}.json").read_text()) for name in ("rank0", "rank1", "single")]
+    histories = [json.loads((tmp_path / f"history_{name}.json").read_text())
+                 for name in ("distributed_rank0", "distributed_rank1", "single_single")]
     assert histories[0] == histories[1]  # metrics are reduced across ranks
     # validation never synchronises per batch (ranks may hold different numbers of batches), so a
     # loss with entanglement terms pools its pairs per rank there: compare val_loss for cross-entropy only
@@ -50,3 +55,18 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path, loss):
     # only rank 0 writes: one TensorBoard run, one set of checkpoints
     assert len(list((tmp_path / "logs").glob("events.out.tfevents.*"))) == 2  # the distributed run's and the single run's
     assert (tmp_path / "checkpoints" / "last.pth").is_file()
+
+
+def test_per_rank_replay_is_checkpointed_per_rank_and_resumes_exactly_under_torchrun(tmp_path):
+    full, interrupted = tmp_path / "full", tmp_path / "interrupted"
+    torchrun(str(full), "replay-full")
+    torchrun(str(interrupted), "replay-stopped")
+    part = torch.load(interrupted / "checkpoints" / "last.rank1.pth", weights_only=True)
+    assert len(part["replay_state"]["examples"]) == 16  # rank 1's own buffer, full
+    torchrun(str(interrupted), "replay-resumed")
+    for rank in ("rank0", "rank1"):
+        expected = torch.load(full / f"weights_replay-full_{rank}.pth", weights_only=True)
+        resumed = torch.load(interrupted / f"weights_replay-resumed_{rank}.pth", weights_only=True)
+        assert all(torch.equal(expected[k], resumed[k]) for k in expected), rank
+    assert json.loads((full / "history_replay-full_rank0.json").read_text()) == json.loads(
+        (interrupted / "history_replay-resumed_rank0.json").read_text())

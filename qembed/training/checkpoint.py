@@ -4,12 +4,14 @@ A checkpoint is a dict of tensors and plain types (it loads with
 ``torch.load(weights_only=True)``): the model, optimizer and grad-scaler state, the
 replay buffer, the run's position (epoch, step, where the run started and how long it
 is), the early-stopping state, the history, the resolved config (components by name
-and options, never pickled objects) and every RNG state. It carries a format version;
+and options, never pickled objects) and every RNG state. In a distributed run, every other rank writes its own replay
+buffer and RNG states beside it (``last.rank1.pth``, ...). It carries a format version;
 a file from a newer qembed is refused with the version it needs.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -58,6 +60,25 @@ def build(trainer: QuantumTrainer, run: RunState | None, sampler_generator: Any 
         "config": trainer.config.to_dict(),
         "rng": rng_state.capture(sampler_generator),
     }
+
+
+def rank_path(path: Any, rank: int) -> Path:
+    """Where rank ``rank`` (> 0) keeps its own part of the checkpoint at ``path``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
+
+
+def build_rank_part(trainer: QuantumTrainer, sampler_generator: Any = None) -> dict[str, Any]:
+    """What differs between ranks of a distributed run: the replay buffer and the RNGs."""
+    return {"format": FORMAT + "-rank", "version": VERSION, "replay_state": trainer.replay.state_dict(),
+            "rng": rng_state.capture(sampler_generator)}
+
+
+def restore_rank_part(trainer: QuantumTrainer, state: Any, path: Any, sampler_generator: Any = None) -> None:
+    if not isinstance(state, dict) or state.get("format") != FORMAT + "-rank":
+        raise ValueError(f"{str(path)!r} is not a rank's part of a qembed training checkpoint")
+    trainer.replay.load_state_dict(state["replay_state"])
+    rng_state.restore(state["rng"], sampler_generator)
 
 
 def check_format(state: Any, path: Any) -> dict[str, Any]:

@@ -107,11 +107,6 @@ class QuantumTrainingConfig:
         for key in ("quantum_sync", "entanglement_sync"):
             if getattr(self, key) and not self.distributed_training:
                 raise ConfigError(f"quantum_training_config[{key!r}] needs 'distributed_training': True")
-        if self.distributed_training and self.quantum_memory_replay is not False and self.quantum_memory_replay != "none":
-            raise ConfigError(
-                "quantum_training_config: 'quantum_memory_replay' with 'distributed_training' is not available in "
-                "this version of qembed (per-rank buffers are not checkpointed yet)"
-            )
 
     @classmethod
     def from_value(cls, value: QuantumTrainingConfig | Mapping[str, Any] | None) -> QuantumTrainingConfig:

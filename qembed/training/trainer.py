@@ -293,9 +293,11 @@ class QuantumTrainer:
     def save_checkpoint(self, path: str | os.PathLike, *, _sampler: Any = None) -> Path | None:
         """Write a full training checkpoint atomically (model, optimizer, scaler, replay
         buffer, run position, early stopping, history, config, RNG states);
-        ``qembed_on_checkpoint`` follows once the file is complete. Only the main
-        process writes (returns ``None`` elsewhere)."""
+        ``qembed_on_checkpoint`` follows once the file is complete. In a distributed
+        run the main process writes this file and every other rank its own replay
+        buffer and RNG states beside it (returning ``None``)."""
         if not self.is_main_process:
+            atomic_save(checkpoint.build_rank_part(self, _sampler), checkpoint.rank_path(path, self.distributed.rank))
             return None
         target = atomic_save(checkpoint.build(self, self._run, _sampler), path)
         self.last_checkpoint = target
@@ -305,6 +307,9 @@ class QuantumTrainer:
     def _resume(self, path: str | os.PathLike, run: RunState, generator: Any) -> RunState:
         state = checkpoint.check_format(safe_load(path, map_location=self.device), path)
         saved = checkpoint.restore(self, state, generator)
+        if not self.is_main_process:  # this rank's own replay buffer and RNG states
+            part = checkpoint.rank_path(path, self.distributed.rank)
+            checkpoint.restore_rank_part(self, safe_load(part, map_location=self.device), part, generator)
         if saved is None:
             raise ValueError(f"{str(path)!r} was saved outside train(); it holds no run to continue")
         if saved.steps_per_epoch != run.steps_per_epoch:
