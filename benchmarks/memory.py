@@ -1,8 +1,13 @@
-"""Peak memory of the collapse: ``collapse_optimization`` "batched" against
-"sequential", for one forward + backward pass of ``QuantumEmbeddings`` on a large
-batch (each measurement in a fresh interpreter, see ``peak_memory.py``; modes
-interleaved, medians reported). Entanglement memory (``quantum_memory_efficient``,
-sparse mode) is measured by ``entanglement_memory.py``.
+"""Peak memory of one forward + backward pass, key off against on (each
+measurement in a fresh interpreter, see ``peak_memory.py``; interleaved, medians):
+
+- ``collapse_optimization``: "batched" against "sequential" on ``QuantumEmbeddings``
+  with a large batch;
+- ``gradient_checkpointing``: a ``QuantumClassifier`` training step (D = 128, four
+  encoder blocks) without and with recomputation in backward.
+
+Entanglement memory (``quantum_memory_efficient``, sparse mode) is measured by
+``entanglement_memory.py``.
 
     python benchmarks/memory.py --batch 64 --length 256 --dim 128 --repeats 3
 """
@@ -29,6 +34,21 @@ def step(rows):
 report_peak(lambda: step(batch), lambda: step(2), device)
 """
 
+CHECKPOINTING = r"""
+import sys
+from qembed.models import QuantumClassifier
+mode, batch, length, dim, states, device = sys.argv[1:7]
+batch, length, dim, states = map(int, (batch, length, dim, states))
+torch.manual_seed(0)
+model = QuantumClassifier(1000, 4, embedding_dim=dim, num_states=states, num_layers=4, max_length=length).to(device)
+if mode == "on":
+    model.gradient_checkpointing_enable()
+def step(rows):
+    ids = torch.randint(0, 1000, (rows, length), device=device)
+    model(ids, labels=torch.zeros(rows, dtype=torch.long, device=device)).loss.backward()
+report_peak(lambda: step(batch), lambda: step(2), device)
+"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,15 +59,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    peaks: dict[str, list[float]] = {"batched": [], "sequential": []}
-    for _ in range(args.repeats):
-        for mode in peaks:
-            peaks[mode].append(peak_mib(MEASURE, mode, args.batch, args.length, args.dim, args.states, args.device))
-    batched, sequential = (statistics.median(peaks[mode]) for mode in ("batched", "sequential"))
-    print(f"QuantumEmbeddings B={args.batch} T={args.length} D={args.dim} K={args.states} on {args.device}, "
-          f"median of {args.repeats}")
-    print(f"   batched: {batched:8.1f} MiB peak")
-    print(f"sequential: {sequential:8.1f} MiB peak ({batched / sequential:.1f}x less)")
+    print(f"B={args.batch} T={args.length} D={args.dim} K={args.states} on {args.device}, median of {args.repeats}")
+    for key, code, (off, on) in (("collapse_optimization", MEASURE, ("batched", "sequential")),
+                                 ("gradient_checkpointing", CHECKPOINTING, ("off", "on"))):
+        peaks: dict[str, list[float]] = {off: [], on: []}
+        for _ in range(args.repeats):
+            for mode in peaks:
+                peaks[mode].append(peak_mib(code, mode, args.batch, args.length, args.dim, args.states, args.device))
+        first, second = statistics.median(peaks[off]), statistics.median(peaks[on])
+        print(f"{key}: {off} {first:.1f} MiB, {on} {second:.1f} MiB peak ({first / second:.1f}x less)")
 
 
 if __name__ == "__main__":
