@@ -36,6 +36,7 @@ class StopAfterEpochTwo:
 def main(out: Path, mode: str, loss: str) -> None:
     distributed = mode != "single"
     replay = mode.startswith("replay")
+    out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     corpus = PolysemyCorpus(seed=0, num_train=64, num_val=20, num_test=4)
@@ -50,6 +51,8 @@ def main(out: Path, mode: str, loss: str) -> None:
     plugins = [StopAfterEpochTwo()] if mode == "replay-stopped" else []
     trainer = QuantumTrainer(model, {"name": "sgd", "lr": 0.1}, spec, config, log_dir=out / "logs",
                              plugins=plugins, progress_bar=False)
+    (out / f"seed_{mode}_rank{trainer.distributed.rank if distributed else 0}.txt").write_text(
+        str(torch.initial_seed()))  # quantum_sync seeds each rank's collapses with seed + rank
     resume = out / "checkpoints" / "last.pth" if mode == "replay-resumed" else None
     history = trainer.train(train, val, num_epochs=3 if replay else 2, checkpoint_dir=out / "checkpoints",
                             resume_from=resume)

@@ -61,6 +61,8 @@ def test_per_rank_replay_is_checkpointed_per_rank_and_resumes_exactly_under_torc
     full, interrupted = tmp_path / "full", tmp_path / "interrupted"
     torchrun(str(full), "replay-full")
     torchrun(str(interrupted), "replay-stopped")
+    seeds = [int((full / f"seed_replay-full_rank{rank}.txt").read_text()) for rank in (0, 1)]
+    assert seeds == [0, 1]  # quantum_sync: seed + rank
     part = torch.load(interrupted / "checkpoints" / "last.rank1.pth", weights_only=True)
     assert len(part["replay_state"]["examples"]) == 16  # rank 1's own buffer, full
     torchrun(str(interrupted), "replay-resumed")

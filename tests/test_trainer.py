@@ -410,3 +410,14 @@ def test_quantum_memory_efficient_switches_every_entanglement_layer(corpus):
     assert 0 < history["entanglement_strength"][0] < 1 and trainer.last_outputs.pair_entanglement.shape[-1] == 1
     with pytest.raises(ConfigError, match="'quantum_memory_efficient'] is set but the model has no EntanglementLayer"):
         QuantumTrainer(nn.Linear(2, 2), "sgd", "cross_entropy", {"quantum_memory_efficient": True})
+
+
+def test_entanglement_optimization_sets_the_mode_of_every_entanglement_layer(corpus):
+    trainer = trainer_for(corpus, {"entanglement_optimization": "sparse"})
+    assert trainer.model.encoder.entanglement.mode == "sparse"
+    train, _, _ = corpus.loaders(batch_size=16)
+    trainer.train_epoch(train)
+    length = trainer.last_outputs.attention_mask.shape[1]
+    assert trainer.last_outputs.pair_entanglement.shape[-1] == min(16, length - 1)  # top-k partners, not all T
+    with pytest.raises(ConfigError, match="'entanglement_optimization'] is set but the model has no EntanglementLayer"):
+        QuantumTrainer(nn.Linear(2, 2), "sgd", "cross_entropy", {"entanglement_optimization": "dense"})
