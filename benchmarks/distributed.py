@@ -1,10 +1,12 @@
-"""Scaling on torch.distributed: 2 processes x 1 thread against 1 process x 1 thread.
+"""Scaling on torch.distributed: 2 processes x 1 thread against 1 process x 1 thread,
+and the cost of ``entanglement_sync``.
 
 Each process trains the medium ``QuantumClassifier`` (D = 64, two encoder blocks) on
 the polysemy corpus with batches of 32 per process for ``--steps`` optimizer steps;
-the 2-process run is launched with ``torchrun`` (gloo). The figure is examples per
-second, and the scaling is the 2-process rate over the 1-process rate (ideal: 2.0).
-Runs alternate; medians reported.
+2-process runs are launched with ``torchrun`` (gloo). The figure is examples per
+second; the scaling is the 2-process rate over the 1-process rate (ideal: 2.0). The
+sync cost compares 2-process runs with an ``EntanglementLoss`` without and with
+``entanglement_sync`` (one more all-reduce per step). Runs rotate; medians reported.
 
     python benchmarks/distributed.py --repeats 3 --steps 60
 """
@@ -25,7 +27,7 @@ import json, os, sys, time, torch
 from qembed.data import PolysemyCorpus
 from qembed.models import QuantumClassifier
 from qembed.training import QuantumTrainer
-steps, out = int(sys.argv[1]), sys.argv[2]
+steps, out, loss, sync = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == "sync"
 distributed = "RANK" in os.environ
 torch.set_num_threads(1)
 torch.manual_seed(0)
@@ -33,7 +35,8 @@ world = int(os.environ.get("WORLD_SIZE", "1"))
 corpus = PolysemyCorpus(seed=0, num_train=32 * steps * world, num_val=1, num_test=1)
 loader, _, _ = corpus.loaders(batch_size=32)
 model = QuantumClassifier(corpus.vocab_size, corpus.num_labels, max_length=64)
-trainer = QuantumTrainer(model, "adamw", "quantum", {"distributed_training": distributed}, progress_bar=False)
+trainer = QuantumTrainer(model, "adamw", loss, {"distributed_training": distributed, "entanglement_sync": sync},
+                         progress_bar=False)
 trainer.train_epoch(trainer._shard(loader, training=True))  # warm up
 start = time.perf_counter()
 trainer.train_epoch(trainer._shard(loader, training=True))
@@ -50,16 +53,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def rate(processes: int, steps: int) -> float:
+#: name -> (processes, loss, entanglement_sync)
+RUNS = {
+    "1 process x 1 thread, quantum loss": (1, "quantum", False),
+    "2 processes x 1 thread, quantum loss": (2, "quantum", False),
+    "2 processes, entanglement loss": (2, "entanglement", False),
+    "2 processes, entanglement loss + entanglement_sync": (2, "entanglement", True),
+}
+
+
+def rate(processes: int, steps: int, loss: str, sync: bool) -> float:
     with tempfile.TemporaryDirectory() as folder:
         script, out = Path(folder) / "job.py", Path(folder) / "rate.json"
         script.write_text(JOB)
+        job = [str(script), str(steps), str(out), loss, "sync" if sync else "no-sync"]
         if processes == 1:
-            command = [sys.executable, str(script), str(steps), str(out)]
+            command = [sys.executable, *job]
         else:
             command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node",
-                       str(processes), "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-                       str(script), str(steps), str(out)]
+                       str(processes), "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *job]
         subprocess.run(command, check=True, capture_output=True, text=True)
         return json.loads(out.read_text())["examples_per_second"]
 
@@ -69,14 +81,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
-    rates: dict[int, list[float]] = {1: [], 2: []}
+    rates: dict[str, list[float]] = {name: [] for name in RUNS}
+    names = list(RUNS)
     for repeat in range(args.repeats):
-        for processes in ((1, 2) if repeat % 2 == 0 else (2, 1)):
-            rates[processes].append(rate(processes, args.steps))
-    one, two = statistics.median(rates[1]), statistics.median(rates[2])
+        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+            processes, loss, sync = RUNS[name]
+            rates[name].append(rate(processes, args.steps, loss, sync))
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    one, two = medians[names[0]], medians[names[1]]
     print(f"medium QuantumClassifier, batch 32 per process, {args.steps} steps, median of {args.repeats}")
-    print(f"1 process x 1 thread : {one:7.1f} examples/s")
-    print(f"2 processes x 1 thread: {two:7.1f} examples/s (scaling {two / one:.2f}x, ideal 2.00x)")
+    for name, value in medians.items():
+        print(f"{name:>52}: {value:7.1f} examples/s")
+    print(f"scaling with 2 processes: {two / one:.2f}x (ideal 2.00x); entanglement_sync costs "
+          f"{1 - medians[names[3]] / medians[names[2]]:.1%} of throughput")
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ class Distributed:
 
 def _close_process_group() -> None:
     if dist.is_initialized():
+        dist.barrier()  # no rank tears the group down while another still talks to it
         dist.destroy_process_group()
 
 
