@@ -72,7 +72,9 @@ def rate(processes: int, steps: int, loss: str, sync: bool) -> float:
         else:
             command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node",
                        str(processes), "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *job]
-        subprocess.run(command, check=True, capture_output=True, text=True)
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
         return json.loads(out.read_text())["examples_per_second"]
 
 
