@@ -421,3 +421,17 @@ def test_entanglement_optimization_sets_the_mode_of_every_entanglement_layer(cor
     assert trainer.last_outputs.pair_entanglement.shape[-1] == min(16, length - 1)  # top-k partners, not all T
     with pytest.raises(ConfigError, match="'entanglement_optimization'] is set but the model has no EntanglementLayer"):
         QuantumTrainer(nn.Linear(2, 2), "sgd", "cross_entropy", {"entanglement_optimization": "dense"})
+
+
+def test_a_bad_key_leaves_the_model_untouched(corpus):
+    model = classifier(corpus)
+    before = (type(model.encoder.embeddings.collapse), model.encoder.gradient_checkpointing,
+              [p.requires_grad for p in model.parameters()])
+    for config, optimizer in (({"collapse_strategy": "argmax", "gradient_checkpointing": True,
+                                "entanglement_training": False}, "adamm"),
+                              ({"collapse_strategy": "argmax", "quantum_parallel": True}, "adamw")):
+        with pytest.raises(ConfigError):
+            QuantumTrainer(model, optimizer, "cross_entropy", config, progress_bar=False)
+        after = (type(model.encoder.embeddings.collapse), model.encoder.gradient_checkpointing,
+                 [p.requires_grad for p in model.parameters()])
+        assert after == before

@@ -105,17 +105,8 @@ class QuantumTrainer:
         self.schedule = self._create("superposition_schedule", "schedules", self.config.superposition_schedule)
         self.clipping = self._create("clipping", "clipping", self.config.clipping_spec())
         self.replay = self._create("quantum_memory_replay", "replay", self.config.replay_spec())
-        self.model = model.to(self.device)
-        self._configure_model()
-        # what forward calls: the model itself, or its DistributedDataParallel wrapper
-        self._network = self.distributed.wrap(self.model, self.device) if self.distributed else self.model
-        self._sharded: dict[int, Any] = {}
-        self.optimizer = self._build_optimizer(optimizer)
         self.loss_fn = self._create("loss_fn", "losses", loss_fn) if loss_fn is not None else None
-        if isinstance(self.loss_fn, nn.Module):
-            self.loss_fn.to(self.device)
         self._loss_call = LossCall(self.loss_fn) if self.loss_fn is not None else None
-        self._model_call = ModelCall(self.model, pass_labels=self.loss_fn is None)
         draws_samples = self._loss_call is not None and self._loss_call.mc_samples > 1
         if self.distributed is not None and draws_samples and not self.config.quantum_parallel:
             raise ConfigError(
@@ -128,6 +119,17 @@ class QuantumTrainer:
                 f"{type(self.loss_fn).__name__} draws none; use e.g. {{'name': 'uncertainty', "
                 "'uncertainty_type': 'mutual_information'}} or set quantum_parallel to False"
             )
+        self.model = model
+        self.optimizer = self._build_optimizer(optimizer)  # moving the model later keeps its parameters
+        # everything above only checked and built; from here on the model is changed
+        self.model.to(self.device)
+        self._configure_model()
+        if isinstance(self.loss_fn, nn.Module):
+            self.loss_fn.to(self.device)
+        # what forward calls: the model itself, or its DistributedDataParallel wrapper
+        self._network = self.distributed.wrap(self.model, self.device) if self.distributed else self.model
+        self._sharded: dict[int, Any] = {}
+        self._model_call = ModelCall(self.model, pass_labels=self.loss_fn is None)
         self.precision = Precision.resolve(self.config.mixed_precision, self.device)
         self.scaler = self.precision.grad_scaler(guard_nonfinite=self.config.max_nonfinite_steps is not None)
         self._collapse_modules = collapse_aware_modules(self.model)
@@ -167,32 +169,36 @@ class QuantumTrainer:
         return built
 
     def _configure_model(self) -> None:
-        """Apply the config keys that act on the model itself."""
+        """Apply the config keys that act on the model itself: every check first, so a
+        bad key leaves the model untouched, then the changes."""
         config = self.config
         sequential = config.collapse_optimization == "sequential"
-        if config.collapse_strategy is not None or sequential:
-            layers = [m for m in self.model.modules() if isinstance(m, QuantumEmbeddings)]
-            if not layers:
-                key = "collapse_strategy" if config.collapse_strategy is not None else "collapse_optimization"
-                raise ConfigError(f"quantum_training_config[{key!r}] is set but the model has no "
-                                  "QuantumEmbeddings layer to apply it to")
-            for layer in layers:
-                if config.collapse_strategy is not None:
-                    layer.collapse = self._create("collapse_strategy", "collapse", config.collapse_strategy)
-                layer.sequential = sequential
-        if config.entanglement_optimization is not None or config.quantum_memory_efficient:
-            layers = [m for m in self.model.modules() if isinstance(m, EntanglementLayer)]
-            if not layers:
-                key = "entanglement_optimization" if config.entanglement_optimization else "quantum_memory_efficient"
-                raise ConfigError(f"quantum_training_config[{key!r}] is set but the model has no EntanglementLayer")
-            for layer in layers:
-                layer.mode = config.entanglement_optimization or layer.mode
-                layer.memory_efficient = config.quantum_memory_efficient
+        embeddings = [m for m in self.model.modules() if isinstance(m, QuantumEmbeddings)]
+        entanglement = [m for m in self.model.modules() if isinstance(m, EntanglementLayer)]
+        needs = {
+            "collapse_strategy": (config.collapse_strategy is not None, embeddings, "QuantumEmbeddings layer"),
+            "collapse_optimization": (sequential, embeddings, "QuantumEmbeddings layer"),
+            "entanglement_optimization": (config.entanglement_optimization is not None, entanglement,
+                                          "EntanglementLayer"),
+            "quantum_memory_efficient": (config.quantum_memory_efficient, entanglement, "EntanglementLayer"),
+        }
+        for key, (wanted, layers, what) in needs.items():
+            if wanted and not layers:
+                raise ConfigError(f"quantum_training_config[{key!r}] is set but the model has no {what} to apply it to")
+        enable = getattr(self.model, "gradient_checkpointing_enable", None)
+        if config.gradient_checkpointing and not callable(enable):
+            raise ConfigError("quantum_training_config['gradient_checkpointing'] needs a model with "
+                              f"gradient_checkpointing_enable(); {type(self.model).__name__} has none")
+        strategies = [self._create("collapse_strategy", "collapse", config.collapse_strategy)
+                      for _ in embeddings] if config.collapse_strategy is not None else []
+        for layer, strategy in zip(embeddings, strategies):
+            layer.collapse = strategy
+        for layer in embeddings:
+            layer.sequential = sequential
+        for layer in entanglement:
+            layer.mode = config.entanglement_optimization or layer.mode
+            layer.memory_efficient = config.quantum_memory_efficient
         if config.gradient_checkpointing:
-            enable = getattr(self.model, "gradient_checkpointing_enable", None)
-            if not callable(enable):
-                raise ConfigError("quantum_training_config['gradient_checkpointing'] needs a model with "
-                                  f"gradient_checkpointing_enable(); {type(self.model).__name__} has none")
             enable()
         if not config.entanglement_training:
             for parameter in self.model.parameters():
