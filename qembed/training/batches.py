@@ -81,36 +81,38 @@ def field(outputs: Any, name: str) -> Tensor | None:
     return getattr(outputs, name, None)
 
 
+def replace_fields(outputs: Any, **changes: Any) -> Any:
+    """A copy of the output with some fields changed; the model's object is left as is
+    (a dataclass such as ``QuantumOutput`` is copied with ``dataclasses.replace``, any
+    other output becomes a namespace of its public attributes)."""
+    if dataclasses.is_dataclass(outputs):
+        return dataclasses.replace(outputs, **changes)
+    fields = {k: getattr(outputs, k) for k in dir(outputs) if not k.startswith("_")}
+    return SimpleNamespace(**{**fields, **changes})
+
+
 def without_entanglement(outputs: Any) -> Any:
     """The same output with its entanglement fields removed, so losses drop their
     entanglement terms (``entanglement_training=False``)."""
-    if dataclasses.is_dataclass(outputs):
-        return dataclasses.replace(outputs, **{name: None for name in ENTANGLEMENT_FIELDS})
-    view = SimpleNamespace(**{k: getattr(outputs, k) for k in dir(outputs) if not k.startswith("_")})
-    for name in ENTANGLEMENT_FIELDS:
-        setattr(view, name, None)
-    return view
+    return replace_fields(outputs, **{name: None for name in ENTANGLEMENT_FIELDS})
 
 
 def first_examples(outputs: Any, count: int, total: int) -> Any:
     """The output restricted to its first ``count`` examples: every tensor field whose
     leading dimension is ``total`` is sliced (for a batch that was repeated)."""
-
-    def cut(value: Any) -> Any:
-        return value[:count] if isinstance(value, Tensor) and value.dim() and value.shape[0] == total else value
-
-    if dataclasses.is_dataclass(outputs):
-        return dataclasses.replace(outputs, **{f.name: cut(getattr(outputs, f.name))
-                                                for f in dataclasses.fields(outputs)})
-    return SimpleNamespace(**{k: cut(getattr(outputs, k)) for k in dir(outputs) if not k.startswith("_")})
+    names = ([f.name for f in dataclasses.fields(outputs)] if dataclasses.is_dataclass(outputs)
+             else [k for k in dir(outputs) if not k.startswith("_")])
+    changes = {}
+    for name in names:
+        value = getattr(outputs, name)
+        if isinstance(value, Tensor) and value.dim() and value.shape[0] == total:
+            changes[name] = value[:count]
+    return replace_fields(outputs, **changes)
 
 
 def with_sample_logits(outputs: Any, samples: Tensor) -> Any:
     """The output with ``sample_logits`` ``[S, ...]`` attached."""
-    if dataclasses.is_dataclass(outputs):
-        return dataclasses.replace(outputs, sample_logits=samples)
-    setattr(outputs, "sample_logits", samples)
-    return outputs
+    return replace_fields(outputs, sample_logits=samples)
 
 
 def token_count(labels: Tensor, logits: Tensor) -> Tensor | int:

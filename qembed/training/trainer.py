@@ -15,7 +15,6 @@ complete; ``qembed_on_train_end``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -38,6 +37,7 @@ from qembed.training.batches import (
     as_output,
     field,
     first_examples,
+    replace_fields,
     token_count,
     with_sample_logits,
     without_entanglement,
@@ -479,9 +479,7 @@ class QuantumTrainer:
         total = all_reduce((pairs.float() * mask).sum())
         count = self.distributed.sum(mask.sum().float())
         synced = (total / count.clamp_min(1)).expand(pairs.shape[0])
-        return dataclasses.replace(outputs, entanglement=synced, pair_entanglement=None, pair_mask=None) \
-            if dataclasses.is_dataclass(outputs) else SimpleNamespace(**{**vars(outputs), "entanglement": synced,
-                                                                         "pair_entanglement": None, "pair_mask": None})
+        return replace_fields(outputs, entanglement=synced, pair_entanglement=None, pair_mask=None)
 
     def _parallel_samples(self, samples: int, args: tuple, kwargs: dict[str, Any], labels: Tensor) -> Any:
         """``quantum_parallel``: the S collapse samples a loss asks for as one forward of
