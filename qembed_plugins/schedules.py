@@ -12,6 +12,7 @@ from collections.abc import Callable
 import attrs
 
 from qembed import hookimpl
+from qembed.arguments import check_int, check_probability
 
 
 def check_position(step: int, total_steps: int) -> None:
@@ -23,20 +24,13 @@ def check_position(step: int, total_steps: int) -> None:
 
 
 def _probability(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number in [0, 1], got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{attribute.name} must be in [0, 1], got {value!r}")
+    check_probability(attribute.name, value, open_low=False, open_high=False)
 
 
 def _optional_int_at_least(minimum: int) -> Callable[[object, attrs.Attribute, int | None], None]:
     def check(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
-        if value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{attribute.name} must be an integer >= {minimum}, got {value!r}")
-        if value < minimum:
-            raise ValueError(f"{attribute.name} must be >= {minimum}, got {value}")
+        if value is not None:
+            check_int(attribute.name, value, minimum=minimum)
 
     return check
 
