@@ -1,5 +1,6 @@
 # Two commands from a fresh clone: `make demo` and `make test`.
-# Each creates .venv, installs qembed with its dev extra, then does its job.
+# Each creates .venv, installs qembed with its dev extra and the integrations' extras
+# (hf, lightning, ray: their tests are part of `make test`), then does its job.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -23,7 +24,7 @@ install: $(INSTALLED)
 $(INSTALLED): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,hf,lightning,ray]"
 	touch $@
 
 clean:

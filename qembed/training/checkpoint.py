@@ -4,7 +4,8 @@ A checkpoint is a dict of tensors and plain types (it loads with
 ``torch.load(weights_only=True)``): the model, optimizer and grad-scaler state, the
 replay buffer, the run's position (epoch, step, where the run started and how long it
 is), the early-stopping state, the history, the resolved config (components by name
-and options, never pickled objects) and every RNG state. In a distributed run, every other rank writes its own replay
+and options, never pickled objects), the LR scheduler's position and every RNG state.
+In a distributed run, every other rank writes its own replay
 buffer and RNG states beside it (``last.rank1.pth``, ...). It carries a format version;
 a file from a newer qembed is refused with the version it needs.
 """
@@ -52,6 +53,7 @@ def build(trainer: QuantumTrainer, run: RunState | None, sampler_generator: Any 
         "model_state": trainer.model.state_dict(),
         "optimizer_state": trainer.optimizer.state_dict(),
         "scaler_state": trainer.scaler.state_dict(),
+        "lr_scheduler_state": trainer.lr_scheduler.state_dict() if trainer.lr_scheduler is not None else None,
         "replay_state": trainer.replay.state_dict(),
         "epoch": trainer.epoch,
         "global_step": trainer.global_step,
@@ -100,6 +102,7 @@ def restore(trainer: QuantumTrainer, state: dict[str, Any], sampler_generator: A
     load_state_dict_checked(trainer.model, state["model_state"], "the checkpoint")
     trainer.optimizer.load_state_dict(state["optimizer_state"])
     trainer.scaler.load_state_dict(state["scaler_state"])
+    _restore_lr_scheduler(trainer, state.get("lr_scheduler_state"))
     trainer.replay.load_state_dict(state["replay_state"])
     trainer.epoch = state["epoch"]
     trainer.global_step = state["global_step"]
@@ -107,3 +110,15 @@ def restore(trainer: QuantumTrainer, state: dict[str, Any], sampler_generator: A
     trainer.training_history.update({key: list(values) for key, values in state["history"].items()})
     rng_state.restore(state["rng"], sampler_generator)
     return RunState(**state["run"]) if state["run"] is not None else None
+
+
+def _restore_lr_scheduler(trainer: QuantumTrainer, state: dict[str, Any] | None) -> None:
+    """The scheduler's position; a checkpoint and a trainer that disagree on having one
+    would silently change the learning rate, so that is an error."""
+    if (state is None) != (trainer.lr_scheduler is None):
+        has = "has an lr_scheduler" if trainer.lr_scheduler is not None else "has no lr_scheduler"
+        saved = "no" if state is None else "an"
+        raise ValueError(f"the checkpoint holds {saved} lr_scheduler state but this trainer {has}; "
+                         "resume with the lr_scheduler the run was started with")
+    if state is not None:
+        trainer.lr_scheduler.load_state_dict(state)

@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DistributedSampler
 
 from qembed.nn.collapse import collapse_aware_modules
@@ -55,6 +56,7 @@ from qembed.training.lifecycle import Lifecycle
 from qembed.training.loss_call import LossCall
 from qembed.training.loss_terms import LossTerms
 from qembed.training.progress import EpochProgress
+from qembed.training.run_defaults import RunDefaults
 from qembed.training.seeding import seed_everything
 from qembed.training.validation_metrics import ValidationTotals
 
@@ -70,7 +72,9 @@ class QuantumTrainer:
     **options}`` spec built over ``model.parameters()``. ``loss_fn``: an ``nn.Module``,
     a name or spec, or ``None`` to use the loss the model returns itself.
     ``quantum_training_config``: a dict or :class:`QuantumTrainingConfig`.
-    ``device``: ``None`` picks CUDA when available. ``log_dir``: TensorBoard logs and
+    ``lr_scheduler``: a ``torch.optim.lr_scheduler.LRScheduler`` over the trainer's
+    optimizer, or a callable that builds one from it; stepped after every optimizer
+    step and saved in checkpoints. ``device``: ``None`` picks CUDA when available. ``log_dir``: TensorBoard logs and
     ``history.json`` go there. ``plugins``: plugin objects for this trainer only.
     """
 
@@ -86,6 +90,7 @@ class QuantumTrainer:
         plugins: Sequence[Any] = (),
         progress_bar: bool = True,
         seed: int | None = None,
+        lr_scheduler: LRScheduler | Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -121,6 +126,7 @@ class QuantumTrainer:
             )
         self.model = model
         self.optimizer = self._build_optimizer(optimizer)  # moving the model later keeps its parameters
+        self.lr_scheduler = self._build_lr_scheduler(lr_scheduler)
         # everything above only checked and built; from here on the model is changed
         self.model.to(self.device)
         self._configure_model()
@@ -145,6 +151,8 @@ class QuantumTrainer:
         self.last_checkpoint: Path | None = None
         self.last_outputs: Any = None
         self._run: RunState | None = None  # the running train() call
+        #: what ``train()`` uses for the arguments it is not given
+        self.run_defaults = RunDefaults()
         self._stop_requested = False
 
     # --- construction -------------------------------------------------------------
@@ -167,6 +175,22 @@ class QuantumTrainer:
         if not isinstance(built, torch.optim.Optimizer):
             raise ConfigError(f"optimizer: {optimizer!r} built a {type(built).__name__}, not a torch Optimizer")
         return built
+
+    def _build_lr_scheduler(self, lr_scheduler: Any) -> LRScheduler | None:
+        if lr_scheduler is None:
+            return None
+        if not isinstance(lr_scheduler, LRScheduler):
+            if not callable(lr_scheduler):
+                raise TypeError("lr_scheduler must be a torch LRScheduler or a callable building one from the "
+                                f"optimizer, got {type(lr_scheduler).__name__}")
+            lr_scheduler = lr_scheduler(self.optimizer)
+            if not isinstance(lr_scheduler, LRScheduler):
+                raise TypeError(f"the lr_scheduler callable returned a {type(lr_scheduler).__name__}, "
+                                "not a torch LRScheduler")
+        if lr_scheduler.optimizer is not self.optimizer:
+            raise ValueError("lr_scheduler schedules a different optimizer than the trainer's; build it over "
+                             "trainer.optimizer, or pass a callable that takes the optimizer")
+        return lr_scheduler
 
     def _configure_model(self) -> None:
         """Apply the config keys that act on the model itself: every check first, so a
@@ -214,26 +238,40 @@ class QuantumTrainer:
 
     def train(
         self,
-        train_dataloader: Iterable[Any],
+        train_dataloader: Iterable[Any] | None = None,
         val_dataloader: Iterable[Any] | None = None,
-        num_epochs: int = 10,
+        num_epochs: int | None = None,
         save_best_model: bool = False,
         model_save_path: str | os.PathLike | None = None,
         early_stopping_patience: int | None = None,
         *,
         checkpoint_dir: str | os.PathLike | None = None,
         resume_from: str | os.PathLike | None = None,
-        restore_best_weights: bool = False,
+        restore_best_weights: bool | None = None,
+        keep_best_checkpoint: bool | None = None,
     ) -> History:
         """Train for ``num_epochs`` epochs; returns (and keeps in ``training_history``)
         the history, a dict of per-epoch lists. Calling it again continues the run:
         epochs and steps keep counting and the history grows.
 
         ``checkpoint_dir``: write ``last.pth`` after every epoch and ``best.pth`` when
-        the monitored loss improves (``interrupted.pth`` on Ctrl-C). ``resume_from``:
+        the monitored loss improves (``interrupted.pth`` on Ctrl-C);
+        ``keep_best_checkpoint=False`` writes ``last.pth`` only. ``resume_from``:
         continue the run a checkpoint came from; ``num_epochs`` counts from that run's
         start. ``restore_best_weights``: end with the best epoch's weights.
+
+        Arguments left as ``None`` come from :attr:`run_defaults` (10 epochs, no
+        checkpoints, unless :meth:`from_training_arguments` set them).
         """
+        defaults = self.run_defaults
+        train_dataloader = defaults.train_dataloader if train_dataloader is None else train_dataloader
+        val_dataloader = defaults.val_dataloader if val_dataloader is None else val_dataloader
+        num_epochs = defaults.num_epochs if num_epochs is None else num_epochs
+        checkpoint_dir = defaults.checkpoint_dir if checkpoint_dir is None else checkpoint_dir
+        restore_best_weights = defaults.restore_best_weights if restore_best_weights is None else restore_best_weights
+        keep_best_checkpoint = defaults.keep_best_checkpoint if keep_best_checkpoint is None else keep_best_checkpoint
+        if train_dataloader is None:
+            raise ValueError("train() needs train_dataloader (a DataLoader or a list of batches)")
         if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
             raise ValueError(f"num_epochs must be an integer >= 1, got {num_epochs!r}")
         if early_stopping_patience is not None and (
@@ -279,7 +317,7 @@ class QuantumTrainer:
                     best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
                 if folder is not None:
                     self.save_checkpoint(folder / "last.pth", _sampler=generator)
-                    if improved:
+                    if improved and keep_best_checkpoint:
                         self.save_checkpoint(folder / "best.pth", _sampler=generator)
                 self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch - 1, metrics=row)
                 if early_stopping_patience is not None and not improved and run.stale >= early_stopping_patience:
@@ -349,7 +387,7 @@ class QuantumTrainer:
                 starts_window = index % accumulate == 0
                 ends_window = (index + 1) % accumulate == 0 or index + 1 == batches
                 if starts_window:
-                    self._set_collapse_probability(self.schedule(run.run_step, run.total_steps))
+                    self.apply_schedule(run.run_step, run.total_steps)
                 collapse_sum += self.collapse_probability
                 batches_seen += 1
                 outputs, labels, terms = self._forward(batch)
@@ -411,6 +449,13 @@ class QuantumTrainer:
         """Forward and loss for one batch, with the current collapse probability;
         returns the loss tensor (for a Lightning ``training_step`` to return)."""
         return self._forward(batch)[2].total
+
+    def apply_schedule(self, step: int, total_steps: int) -> float:
+        """Set the collapse probability the superposition schedule gives for optimizer
+        step ``step`` of ``total_steps`` on every collapse-aware module; returns it
+        (for loops that run the steps themselves, e.g. Lightning or HF's Trainer)."""
+        self._set_collapse_probability(self.schedule(step, total_steps))
+        return self.collapse_probability
 
     def request_stop(self) -> None:
         """Ask the trainer to stop after the current step (for plugins: never raise)."""
@@ -526,6 +571,8 @@ class QuantumTrainer:
             self._count_nonfinite()
         self.scaler.step(self.optimizer)  # skipped when a gradient is not finite
         self.scaler.update()
+        if self.lr_scheduler is not None:
+            self.lr_scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.global_step += 1
 
