@@ -30,8 +30,9 @@ def test_import_qembed_loads_no_plugins_no_tensorboard_and_scans_no_entry_points
             return real_entry_points(*args, **kwargs)
         importlib.metadata.entry_points = spy
 
-        import qembed
-        assert "tensorboard" not in sys.modules, "tensorboard imported"
+        import qembed, qembed.training, qembed.models, qembed.data
+        for framework in ("tensorboard", "transformers", "lightning", "pytorch_lightning", "ray"):
+            assert framework not in sys.modules, f"{framework} imported"
         assert "qembed_plugins" not in sys.modules, "built-in plugins imported"
         assert "qembed" not in groups, "entry points scanned at import"
 

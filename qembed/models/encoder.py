@@ -13,7 +13,7 @@ from torch.utils.checkpoint import checkpoint
 from qembed.arguments import check_int
 from qembed.nn.embeddings import QuantumEmbeddings, SuperposedEmbedding
 from qembed.nn.entanglement import EntanglementLayer, EntanglementOutput
-from qembed.nn.measures import masked_mean, sense_entropy, superposition_coherence
+from qembed.nn.measures import masked_mean
 from qembed.nn.validation import check_sequence_length
 
 
@@ -27,8 +27,7 @@ class EncodedBatch(NamedTuple):
         """Per-example measures and per-token detail for :class:`QuantumOutput`."""
         mask = self.attention_mask
         return {
-            "uncertainty": masked_mean(sense_entropy(self.superposed.probabilities, mask), mask),
-            "superposition": masked_mean(superposition_coherence(self.superposed.amplitudes, mask), mask),
+            **self.superposed.per_example(mask),
             "entanglement": masked_mean(self.entangled.entanglement, self.entangled.pair_mask, dim=(-2, -1)),
             "hidden_states": self.hidden_states,
             "sense_probabilities": self.superposed.probabilities,

@@ -12,6 +12,7 @@ from torch.utils.checkpoint import checkpoint
 from qembed import plugins
 from qembed.arguments import check_int
 from qembed.nn.collapse import CollapseStrategy
+from qembed.nn.measures import masked_mean, sense_entropy, superposition_coherence
 from qembed.nn.roles import RoleTagged
 from qembed.nn.validation import check_attention_mask, check_token_ids
 
@@ -26,6 +27,14 @@ class SuperposedEmbedding(NamedTuple):
     probabilities: Tensor  # [B, T, K] sense probabilities p = a^2
     weights: Tensor  # [B, T, K] the sense weights used: one-hot where collapsed, p elsewhere
     collapsed: Tensor  # [B, T] bool, which tokens collapsed
+
+    def per_example(self, attention_mask: Tensor) -> dict[str, Tensor]:
+        """``uncertainty`` (mean sense entropy) and ``superposition`` (mean coherence)
+        of each example ``[B]`` over its real tokens, as :class:`QuantumOutput` holds them."""
+        return {
+            "uncertainty": masked_mean(sense_entropy(self.probabilities, attention_mask), attention_mask),
+            "superposition": masked_mean(superposition_coherence(self.amplitudes, attention_mask), attention_mask),
+        }
 
 
 class QuantumEmbeddings(RoleTagged):

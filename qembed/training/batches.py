@@ -93,7 +93,10 @@ def replace_fields(outputs: Any, **changes: Any) -> Any:
 
 def without_entanglement(outputs: Any) -> Any:
     """The same output with its entanglement fields removed, so losses drop their
-    entanglement terms (``entanglement_training=False``)."""
+    entanglement terms (``entanglement_training=False``); an output without them is
+    returned as it is."""
+    if all(field(outputs, name) is None for name in ENTANGLEMENT_FIELDS):
+        return outputs
     return replace_fields(outputs, **{name: None for name in ENTANGLEMENT_FIELDS})
 
 

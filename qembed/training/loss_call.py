@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from qembed.training.batches import flatten_token_level
+from qembed.training.batches import field, flatten_token_level
 from qembed.training.loss_terms import LossTerms
 
 QUANTUM_FIELDS = ("uncertainty", "entanglement", "superposition")
@@ -54,3 +54,13 @@ class LossCall:
             shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
             raise ValueError(f"the loss must return a scalar tensor, got {shape}")
         return LossTerms(value, value, torch.zeros((), device=value.device))
+
+
+def with_uncertainty_penalty(terms: LossTerms, outputs: Any, weight: float) -> LossTerms:
+    """``terms`` plus ``weight * mean(uncertainty)`` as a quantum term (the
+    ``uncertainty_regularization`` key), when the output has an ``uncertainty``."""
+    uncertainty = field(outputs, "uncertainty")
+    if not weight or uncertainty is None:
+        return terms
+    penalty = weight * uncertainty.float().mean()
+    return LossTerms(terms.total + penalty, terms.task, terms.quantum + penalty)

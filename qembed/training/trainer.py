@@ -53,7 +53,7 @@ from qembed.training.errors import TrainingDivergedError
 from qembed.training.examples import batch_size, concat_batches
 from qembed.training.history import History
 from qembed.training.lifecycle import Lifecycle
-from qembed.training.loss_call import LossCall
+from qembed.training.loss_call import LossCall, with_uncertainty_penalty
 from qembed.training.loss_terms import LossTerms
 from qembed.training.progress import EpochProgress
 from qembed.training.run_defaults import RunDefaults
@@ -154,6 +154,32 @@ class QuantumTrainer:
         #: what ``train()`` uses for the arguments it is not given
         self.run_defaults = RunDefaults()
         self._stop_requested = False
+
+    @classmethod
+    def from_training_arguments(
+        cls,
+        args: Any,
+        model: nn.Module,
+        loss_fn: Any = None,
+        quantum_training_config: QuantumTrainingConfig | dict[str, Any] | None = None,
+        *,
+        train_dataset: Any = None,
+        eval_dataset: Any = None,
+        data_collator: Callable[[list[Any]], Any] | None = None,
+        optimizer: Any = "quantum",
+        **trainer_options: Any,
+    ) -> QuantumTrainer:
+        """A trainer set up from Hugging Face ``TrainingArguments`` (needs the ``hf``
+        extra): loaders from the datasets, the optimizer (``optimizer``: a name or spec,
+        given the arguments' lr, weight decay, betas and eps), HF's LR schedule, clipping,
+        precision, seed, TensorBoard ``logging_dir`` and checkpoints in ``output_dir``;
+        ``trainer.train()`` then runs the epochs they describe. Fields it cannot honour
+        warn by name (``docs/integrations.md`` lists each field's meaning)."""
+        from qembed.integrations.hf.training_arguments import trainer_from_training_arguments
+
+        return trainer_from_training_arguments(
+            cls, args, model, loss_fn, quantum_training_config, train_dataset=train_dataset,
+            eval_dataset=eval_dataset, data_collator=data_collator, optimizer=optimizer, **trainer_options)
 
     # --- construction -------------------------------------------------------------
 
@@ -554,12 +580,7 @@ class QuantumTrainer:
             terms = LossTerms(loss, loss, torch.zeros((), device=loss.device))
         else:
             terms = self._loss_call(seen, labels)
-        weight = self.config.uncertainty_regularization
-        uncertainty = field(outputs, "uncertainty")
-        if weight and uncertainty is not None:
-            penalty = weight * uncertainty.float().mean()
-            terms = LossTerms(terms.total + penalty, terms.task, terms.quantum + penalty)
-        return terms
+        return with_uncertainty_penalty(terms, outputs, self.config.uncertainty_regularization)
 
     def _optimizer_step(self, window_weight: Tensor | int | None) -> None:
         if window_weight is not None:  # mean over the window's targets, as one big batch would
