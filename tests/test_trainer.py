@@ -383,7 +383,7 @@ def test_quantum_parallel_draws_the_collapse_samples_in_one_forward(corpus):
         trainer = trainer_for(corpus, {"quantum_parallel": parallel,
                                        "superposition_schedule": {"name": "constant", "value": 0.0}},
                               model=model, loss_fn=mutual_information)
-        outputs, _, terms = trainer._forward(batch)
+        outputs, _, terms = trainer.forward_step(batch)
         assert outputs.sample_logits.shape == (3, 16, corpus.num_labels) and outputs.logits.shape == (16, 8)
         results.append((outputs.logits, terms.total))
     assert calls == [16, 16, 16, 48]  # three forwards, or one of the batch repeated three times
@@ -393,7 +393,7 @@ def test_quantum_parallel_draws_the_collapse_samples_in_one_forward(corpus):
     sampled = trainer_for(corpus, {"quantum_parallel": True, "superposition_schedule": {"name": "constant",
                                                                                           "value": 1.0}},
                           model=classifier(corpus, collapse_strategy="sample"), loss_fn=mutual_information)
-    logits = sampled._forward(batch)[0].sample_logits
+    logits = sampled.forward_step(batch)[0].sample_logits
     assert not torch.equal(logits[0], logits[1])  # each copy collapses on its own
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import attrs
@@ -49,8 +50,12 @@ class Precision:
         """fp16 gradients underflow without loss scaling; bf16 ones do not."""
         return self.dtype is torch.float16
 
-    def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device_type, dtype=self.dtype or torch.float32, enabled=self.enabled)
+    def autocast(self) -> AbstractContextManager[Any]:
+        """Autocast to the dtype; when off, nothing at all, so an autocast the caller
+        opened (Lightning's, Accelerate's) stays in force."""
+        if not self.enabled:
+            return nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
 
     def grad_scaler(self, guard_nonfinite: bool) -> torch.amp.GradScaler:
         """fp16: the usual dynamic loss scaling. Otherwise, when non-finite steps are

@@ -416,14 +416,14 @@ class QuantumTrainer:
                     self.apply_schedule(run.run_step, run.total_steps)
                 collapse_sum += self.collapse_probability
                 batches_seen += 1
-                outputs, labels, terms = self._forward(batch)
+                outputs, labels, terms = self.forward_step(batch)
                 if accumulate > 1:
                     weight = token_count(labels, outputs.logits)
                     self.scaler.scale(terms.total * weight).backward()
                     window_weight = window_weight + weight
                 else:
                     self.scaler.scale(terms.total).backward()
-                values = _step_metrics(terms, outputs)
+                values = step_metrics(terms, outputs)
                 finite = torch.isfinite(values)
                 window += torch.stack([torch.where(finite, values, 0.0), finite.float()])
                 if ends_window:
@@ -462,7 +462,7 @@ class QuantumTrainer:
         try:
             with torch.no_grad():
                 for batch in val_dataloader:
-                    outputs, labels, terms = self._forward(batch, sample=False)
+                    outputs, labels, terms = self.forward_step(batch, training=False)
                     totals.add(outputs, labels, terms.total)
         finally:
             self.model.train(was_training)
@@ -474,7 +474,7 @@ class QuantumTrainer:
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         """Forward and loss for one batch, with the current collapse probability;
         returns the loss tensor (for a Lightning ``training_step`` to return)."""
-        return self._forward(batch)[2].total
+        return self.forward_step(batch)[2].total
 
     def apply_schedule(self, step: int, total_steps: int) -> float:
         """Set the collapse probability the superposition schedule gives for optimizer
@@ -512,13 +512,17 @@ class QuantumTrainer:
 
     # --- the step -----------------------------------------------------------------
 
-    def _forward(self, batch: Any, *, sample: bool = True) -> tuple[Any, Tensor, LossTerms]:
+    def forward_step(self, batch: Any, *, training: bool = True) -> tuple[Any, Tensor, LossTerms]:
+        """Forward and loss for one batch: ``(outputs, labels, loss terms)``, no backward.
+        In training, replayed examples join the batch, a loss's collapse samples are
+        drawn and the replay buffer sees the batch; in evaluation none of that happens.
+        (For loops that run the steps themselves, such as Lightning's.)"""
         fresh = batch
-        if sample and isinstance(batch, dict):
+        if training and isinstance(batch, dict):
             batch = self._mix_replay(batch)
         batch = to_device(batch, self.device)
         args, kwargs, labels = self._model_call.split(batch)
-        samples = self._loss_call.mc_samples if sample and self._loss_call is not None else 0
+        samples = self._loss_call.mc_samples if training and self._loss_call is not None else 0
         with self.precision.autocast():
             if samples > 1 and self.config.quantum_parallel:
                 outputs = self._parallel_samples(samples, args, kwargs, labels)
@@ -528,7 +532,7 @@ class QuantumTrainer:
                     extra = [as_output(self._network(*args, **kwargs)).logits for _ in range(samples - 1)]
                     outputs = with_sample_logits(outputs, torch.stack([outputs.logits, *extra]))
         terms = self._loss(outputs, labels)
-        if sample:
+        if training:
             self.last_outputs = outputs
             if isinstance(fresh, dict):
                 self.replay.add(fresh, _first_examples(outputs, batch_size(fresh)))
@@ -681,8 +685,8 @@ class QuantumTrainer:
         os.replace(temporary, self.log_dir / "history.json")
 
 
-def _step_metrics(terms: LossTerms, outputs: Any) -> Tensor:
-    """The per-batch values of :data:`STEP_METRICS`, stacked on the device."""
+def step_metrics(terms: LossTerms, outputs: Any) -> Tensor:
+    """The per-batch values of :data:`STEP_METRICS`, stacked on the device (no sync)."""
     zero = torch.zeros((), device=terms.total.device)
 
     def mean(name: str) -> Tensor:
