@@ -9,6 +9,7 @@ random seed; the seeds here are fixed, so the outcome itself is deterministic).
 from __future__ import annotations
 
 import math
+import pickle
 import re
 from collections import Counter
 from pathlib import Path
@@ -564,3 +565,12 @@ def test_docs_example_runs() -> None:
     assert blocks
     for block in blocks:
         exec(compile(block, "docs/data.md", "exec"), {})
+
+
+def test_a_loader_pickles_to_the_size_of_its_own_examples() -> None:
+    """DataLoader workers and Ray trials pickle the loaders: each sentence must carry only
+    its own tokens, never the storage of the whole split (which made 4 GB)."""
+    corpus = PolysemyCorpus(seed=0, num_train=500, num_val=0, num_test=0)
+    train, _, _ = corpus.loaders(batch_size=16)
+    tokens = sum(len(example["input_ids"]) for example in corpus.train)
+    assert len(pickle.dumps(train)) < 2 * 8 * tokens + 1000 * len(corpus.train)  # ids and senses, int64, + overhead

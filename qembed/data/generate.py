@@ -112,8 +112,10 @@ def generate_split(
         distractors.append(distractor)
 
     return GeneratedSplit(
-        input_ids=list(torch.tensor(flat_tokens, dtype=torch.long).split(lengths)),
-        sense_ids=list(torch.tensor(flat_senses, dtype=torch.long).split(lengths)),
+        # each sentence owns its storage: a view would pickle the whole split with it (for
+        # DataLoader workers, Ray trials), 4 GB for the default corpus
+        input_ids=[ids.clone() for ids in torch.tensor(flat_tokens, dtype=torch.long).split(lengths)],
+        sense_ids=[ids.clone() for ids in torch.tensor(flat_senses, dtype=torch.long).split(lengths)],
         labels=torch.tensor(labels, dtype=torch.long),
         words=torch.tensor(chosen_words, dtype=torch.long),
         senses=torch.tensor(chosen_senses, dtype=torch.long),
