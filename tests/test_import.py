@@ -30,7 +30,7 @@ def test_import_qembed_loads_no_plugins_no_tensorboard_and_scans_no_entry_points
             return real_entry_points(*args, **kwargs)
         importlib.metadata.entry_points = spy
 
-        import qembed, qembed.training, qembed.models, qembed.data
+        import qembed, qembed.training, qembed.models, qembed.data, qembed.integrations
         for framework in ("tensorboard", "transformers", "lightning", "pytorch_lightning", "ray"):
             assert framework not in sys.modules, f"{framework} imported"
         assert "qembed_plugins" not in sys.modules, "built-in plugins imported"

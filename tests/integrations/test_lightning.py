@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
-import textwrap
 from typing import Any
 
 import pytest
@@ -279,18 +278,6 @@ def test_misuse_is_named(corpus):
 
 
 # --- packaging -------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_import_qembed_does_not_import_lightning():
-    code = textwrap.dedent("""
-        import sys
-        import qembed, qembed.integrations, qembed.training
-        loaded = {"lightning", "pytorch_lightning"} & set(sys.modules)
-        assert not loaded, loaded
-    """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.slow
