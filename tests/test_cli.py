@@ -56,8 +56,26 @@ def test_errors_are_one_line_with_exit_code_2(capsys, argv, expected):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["plugins", "bogus"], "qembed plugins: error: argument ACTION: invalid choice: 'bogus'"),
+        (["train"], "qembed train: error: the following arguments are required: CONFIG"),
+        (["schedule", "table", "linear", "--steps", "x"], "qembed schedule table: error: argument --steps"),
+        (["trian"], "qembed: error: argument COMMAND: invalid choice: 'trian'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_code_2(capsys, argv, expected):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and err.count("\n") == 1 and "usage:" not in err
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["plugins", "--help"], ["schedule", "table", "--help"],
-                                  ["demo", "--help"]])
+                                  ["demo", "--help"], ["train", "--help"], ["plot", "--help"],
+                                  ["schedule", "plot", "--help"], ["plugins", "check", "--help"]])
 def test_every_command_has_help_with_examples(capsys, argv):
     with pytest.raises(SystemExit) as exited:
         main(argv)

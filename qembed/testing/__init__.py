@@ -19,9 +19,21 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     ) from err
 
 from qembed.testing.clipping import check_clipping
+from qembed.testing.collapse import check_collapse
+from qembed.testing.contracts import check_component
 from qembed.testing.losses import check_loss
+from qembed.testing.optimizers import check_optimizer
 from qembed.testing.plugins import temporary_plugin
 from qembed.testing.replay import check_replay
 from qembed.testing.schedules import check_schedule
 
-__all__ = ["check_clipping", "check_loss", "check_replay", "check_schedule", "temporary_plugin"]
+__all__ = [
+    "check_clipping",
+    "check_collapse",
+    "check_component",
+    "check_loss",
+    "check_optimizer",
+    "check_replay",
+    "check_schedule",
+    "temporary_plugin",
+]

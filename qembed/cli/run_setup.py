@@ -1,0 +1,197 @@
+"""What a run config describes, built: the data, the model, the components, the trainer
+and the run folder. Everything is built and checked before a file is written; the run
+folder is the trainer's ``log_dir`` (TensorBoard events, ``history.json``), with the
+resolved ``config.yaml`` and ``checkpoints/`` beside them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import attrs
+import torch
+import yaml
+from torch import nn
+
+from qembed import hookimpl, models, plugins
+from qembed.cli.run_config import MODELS, RunConfig, RunConfigError, blame, check_keys
+from qembed.data import PolysemyCorpus
+from qembed.training import QuantumTrainer
+from qembed.training.devices import resolve_device
+from qembed.training.history import History
+from qembed.training.seeding import seed_everything
+
+CHECKPOINTS = "checkpoints"
+RESUMABLE = ("last.pth", "interrupted.pth")  # in the order --resume RUN_DIR looks for them
+
+
+@attrs.frozen
+class Data:
+    """The loaders a run trains on, the model sizes they fix and a phrase for the console."""
+
+    train: Iterable[Any]
+    val: Iterable[Any] | None
+    sizes: dict[str, int]
+    description: str
+
+
+@attrs.frozen
+class PreparedRun:
+    """A run with everything built and checked; :meth:`train` is the first step that writes."""
+
+    config: RunConfig
+    trainer: QuantumTrainer
+    data: Data
+    run_dir: Path
+    resume_from: Path | None
+
+    def train(self) -> History:
+        """Train into the run folder (continuing ``resume_from`` when set)."""
+        training = self.config.training
+        return self.trainer.train(
+            self.data.train, self.data.val, num_epochs=training.epochs,
+            save_best_model=training.save_best_model,
+            model_save_path=self.run_dir / "best_model.pth" if training.save_best_model else None,
+            early_stopping_patience=training.early_stopping_patience,
+            checkpoint_dir=self.run_dir / CHECKPOINTS if training.checkpoints else None,
+            keep_best_checkpoint=training.keep_best_checkpoint, resume_from=self.resume_from,
+        )
+
+
+class _ConfigRecord:
+    """Writes the resolved config into the run folder when training starts: after a
+    resumed checkpoint was checked, so a failed start leaves no file behind."""
+
+    def __init__(self, resolved: dict[str, Any], run_dir: Path) -> None:
+        self.resolved = resolved
+        self.run_dir = run_dir
+
+    @hookimpl
+    def qembed_on_train_start(self, trainer: QuantumTrainer) -> None:
+        if trainer.is_main_process:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.resolved, sort_keys=False))
+
+
+def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequence[Any] = ()) -> PreparedRun:
+    """Build the run ``config`` describes; ``resume``: a checkpoint or a run folder to
+    continue. ``hooks``: plugin objects for this run's trainer (e.g. a console printer)."""
+    timestamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir, checkpoint = resume_target(resume, config, timestamp) if resume else (config.run_dir(timestamp), None)
+    continues_run_dir = checkpoint is not None and checkpoint.is_relative_to(run_dir)
+    if not continues_run_dir and run_dir.is_dir() and any(run_dir.iterdir()):
+        raise RunConfigError(f"{config.source}: [training] log_dir {str(run_dir)!r} already holds files; continue "
+                             f"that run with --resume {run_dir}, or choose another log_dir")
+    seed_everything(config.training.seed)
+    data = build_data(config)
+    model = build_model(config, data.sizes)
+    trainer = build_trainer(config, model, run_dir, [_ConfigRecord(config.to_dict(run_dir), run_dir), *hooks])
+    return PreparedRun(config, trainer, data, run_dir, checkpoint)
+
+
+def resume_target(path: Path, config: RunConfig, timestamp: str) -> tuple[Path, Path]:
+    """``(run folder, checkpoint)`` for ``--resume PATH``: a run folder continues from its
+    ``checkpoints/last.pth``; a checkpoint inside ``<run>/checkpoints/`` writes into
+    ``<run>``, one elsewhere into a new run folder from ``[training] log_dir``."""
+    if path.is_dir():
+        for name in RESUMABLE:
+            if (path / CHECKPOINTS / name).is_file():
+                return path, path / CHECKPOINTS / name
+        raise RunConfigError(f"--resume {path}: the folder has no {CHECKPOINTS}/{RESUMABLE[0]} "
+                             f"(nor {CHECKPOINTS}/{RESUMABLE[1]}) to continue from")
+    if not path.is_file():
+        raise RunConfigError(f"--resume {path}: no such checkpoint file or run folder")
+    if path.parent.name == CHECKPOINTS:
+        return path.parent.parent, path
+    return config.run_dir(timestamp), path
+
+
+def build_data(config: RunConfig) -> Data:
+    """The loaders of ``[data]``: the embedded corpus, or a user module's ``build()``."""
+    data, source = config.data, config.source
+    if data.module is not None:
+        return _module_data(source, data.module, data.module_options)
+    method = MODELS[config.model.name]
+    with blame(source, "data"):
+        corpus = PolysemyCorpus(**data.corpus_options)
+        train, val, *_ = getattr(corpus, method)(**data.loader_options)
+    return Data(train, val, {"vocab_size": corpus.vocab_size, "num_labels": corpus.num_labels},
+                f"the {data.corpus} corpus ({len(corpus.train)} sentences, {corpus.num_labels} labels)")
+
+
+def build_model(config: RunConfig, sizes: dict[str, int]) -> nn.Module:
+    """The ``[model]`` class with its options, sized by the data."""
+    cls = getattr(models, config.model.name)
+    accepted = inspect.signature(cls).parameters
+    with blame(config.source, "model"):
+        return cls(**{key: size for key, size in sizes.items() if key in accepted}, **config.model.options)
+
+
+def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Sequence[Any]) -> QuantumTrainer:
+    """The optimizer, loss and LR scheduler by name, then the trainer over ``model``."""
+    source = config.source
+    with blame(source, "training"):
+        device = resolve_device(config.training.device)
+    with blame(source, "optimizer"):
+        optimizer = plugins.create("optimizers", config.optimizer, model.parameters())
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"{config.optimizer['name']!r} built a {type(optimizer).__name__}, not a torch Optimizer")
+    loss = None
+    if config.loss is not None:
+        with blame(source, "loss"):
+            loss = plugins.create("losses", config.loss)
+    scheduler = None
+    if config.lr_scheduler is not None:
+        name, options = config.lr_scheduler["name"], {k: v for k, v in config.lr_scheduler.items() if k != "name"}
+        with blame(source, "lr_scheduler"):
+            scheduler = getattr(torch.optim.lr_scheduler, name)(optimizer, **options)
+    with blame(source, "quantum"):
+        return QuantumTrainer(model, optimizer, loss, config.quantum, device=device, log_dir=run_dir,
+                              plugins=hooks, progress_bar=config.training.progress_bar,
+                              seed=config.training.seed, lr_scheduler=scheduler)
+
+
+def _module_data(source: str, name: str, options: dict[str, Any]) -> Data:
+    build = getattr(_import(source, name), "build", None)
+    if not callable(build):
+        raise RunConfigError(f"{source}: [data] module {name!r} has no build() function; define "
+                             "build(**options) -> (train_loader, val_loader)")
+    signature = inspect.signature(build)
+    if all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        check_keys(source, "data", options, ["module", *signature.parameters])
+    with blame(source, "data"):
+        signature.bind(**options)  # a missing option, before build() runs
+    loaders = build(**options)  # an error inside is the module's own, with its traceback
+    if not isinstance(loaders, (tuple, list)) or len(loaders) != 2:
+        raise RunConfigError(f"{source}: [data] {name}.build() must return (train_loader, val_loader), "
+                             f"got {type(loaders).__name__}")
+    return Data(loaders[0], loaders[1], {}, f"data from {name}")
+
+
+def _import(source: str, name: str) -> ModuleType:
+    """A ``.py`` file by path, or a module by dotted name."""
+    if name.endswith(".py"):
+        path = Path(name)
+        if not path.is_file():
+            raise RunConfigError(f"{source}: [data] module {name!r}: no such file")
+        module_name = f"_qembed_data_{path.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name is None or not (name == err.name or name.startswith(f"{err.name}.")):
+            raise  # the module exists; something it imports does not
+        raise RunConfigError(f"{source}: [data] module {name!r} cannot be imported ({err}); give a .py file path "
+                             "or a module on PYTHONPATH") from None

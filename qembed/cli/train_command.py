@@ -1,0 +1,138 @@
+"""``qembed train CONFIG``: train the run a TOML or YAML run config describes.
+
+The config is checked and every part built before anything is written; the run folder
+then gets TensorBoard events, ``history.json``, the resolved ``config.yaml`` and
+``checkpoints/``. A per-epoch table is printed as the epochs finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from qembed import hookimpl
+
+EPILOG = """examples:
+  qembed train examples/configs/polysemy.toml
+  qembed train examples/configs/polysemy.yaml --set training.epochs=2 --set optimizer.lr=1e-3
+  qembed train examples/configs/polysemy.toml --dry-run        check and build, train nothing
+  qembed train runs/polysemy-20250101-120000/config.yaml --resume runs/polysemy-20250101-120000
+
+The run folder ([training] log_dir, default runs/{name}-{timestamp}) holds TensorBoard
+events, history.json, the resolved config.yaml and checkpoints/last.pth and best.pth.
+--resume takes that folder or a checkpoint file and continues the run exactly;
+[training] epochs counts from the run's start. Every section and key: docs/cli.md.
+"""
+HEADER = f"{'epoch':>5}  {'loss':>7}  {'val acc':>7}  {'uncertainty':>11}  {'collapse p':>10}"
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train the run a TOML or YAML config file describes",
+        description="Train the model, data, optimizer, loss, schedule, clipping and replay that a run\n"
+        "config names by string names and options. Logs, history.json, the resolved config\n"
+        "and checkpoints go to the run folder.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", type=Path, metavar="CONFIG", help="a .toml, .yaml or .yml run config")
+    parser.add_argument("--resume", type=Path, metavar="PATH",
+                        help="continue the run in this run folder (its checkpoints/last.pth) or from this checkpoint")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a key of the file (the value is read as TOML, else as a string); repeatable")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the config and build everything, print the resolved config, train nothing")
+    parser.set_defaults(run=run)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``'training.epochs=2'`` -> ``('training.epochs', 2)``: the value is read as a TOML
+    value (numbers, booleans, quoted strings, ``[...]``, ``{...}``), else kept as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set {text!r} must look like SECTION.KEY=VALUE, e.g. training.epochs=2")
+    try:
+        return key.strip(), tomllib.loads(f"value = {value}")["value"]
+    except tomllib.TOMLDecodeError:
+        return key.strip(), value
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = dict(parse_override(text) for text in args.overrides)
+    return train(args.config, overrides, resume=args.resume, dry_run=args.dry_run)
+
+
+def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
+          resume: Path | None = None, dry_run: bool = False) -> int:
+    """Check, build and train the run a config file describes, printing its progress;
+    returns the exit code (``qembed demo`` runs its packaged config through here)."""
+    import yaml
+
+    from qembed.cli.run_config import load_run_config
+    from qembed.cli.run_setup import prepare_run
+
+    config = load_run_config(config_path, overrides)
+    table = EpochTable()
+    prepared = prepare_run(config, resume=resume, hooks=[table])
+    if dry_run:
+        print(yaml.safe_dump(config.to_dict(prepared.run_dir), sort_keys=False), end="")
+        print(f"# {config.source}: checked and built; a run would write to {prepared.run_dir}")
+        return 0
+    run_dir, epochs = prepared.run_dir, config.training.epochs
+    if prepared.resume_from is None:
+        print(f"training {config.model.name} on {prepared.data.description} for {epochs} epochs; logs in {run_dir}")
+    else:
+        print(f"continuing {prepared.resume_from} up to epoch {epochs}: {config.model.name} on "
+              f"{prepared.data.description}; logs in {run_dir}")
+    try:
+        prepared.train()
+    except KeyboardInterrupt:
+        how = f"; continue with: qembed train {run_dir / 'config.yaml'} --resume {run_dir}"
+        print(f"\ninterrupted{how if config.training.checkpoints else ''}", file=sys.stderr)
+        return 130
+    if table.rows_printed == 0:
+        print(f"the run already has {prepared.trainer.epoch} epochs; raise [training] epochs to train more "
+              f"(e.g. --set training.epochs={prepared.trainer.epoch + 1})")
+    print()
+    if config.training.save_best_model:
+        print(f"best model: {run_dir / 'best_model.pth'}")
+    if config.training.checkpoints:
+        print(f"resume:     qembed train {run_dir / 'config.yaml'} --resume {run_dir}")
+    print(f"curves:     tensorboard --logdir {run_dir}   (or: qembed plot {run_dir})")
+    return 0
+
+
+class EpochTable:
+    """Prints the per-epoch table as training goes (a resumed run's earlier epochs first)."""
+
+    def __init__(self) -> None:
+        self.rows_printed = 0
+
+    @hookimpl
+    def qembed_on_train_start(self, trainer: Any) -> None:
+        if trainer.is_main_process:
+            print(f"\n{HEADER}")
+            history = trainer.training_history
+            for index in range(len(history.get("epoch", []))):
+                print(_row({key: values[index] for key, values in history.items() if index < len(values)}))
+
+    @hookimpl
+    def qembed_on_epoch_end(self, trainer: Any, epoch: int, metrics: Mapping[str, float]) -> None:
+        if trainer.is_main_process:
+            print(_row(metrics), flush=True)
+            self.rows_printed += 1
+
+
+def _row(metrics: Mapping[str, Any]) -> str:
+    def number(key: str, width: int, digits: int) -> str:
+        value = metrics.get(key)
+        return f"{value:>{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
+
+    return (f"{metrics['epoch'] + 1:>5}  {number('train_loss', 7, 4)}  {number('val_accuracy', 7, 3)}  "
+            f"{number('uncertainty', 11, 4)}  {number('collapse_probability', 10, 3)}")

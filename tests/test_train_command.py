@@ -1,0 +1,270 @@
+"""``qembed train CONFIG``: the run-config schema, its errors, the run folder, resume and
+the packaged demo config. Tiny corpora and models keep every run to a few seconds."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qembed.cli import main
+from qembed.cli.run_config import RunConfigError, load_run_config
+from qembed.cli.train_command import parse_override
+from tests.conftest import REPO_ROOT
+
+EXAMPLES = REPO_ROOT / "examples" / "configs"
+
+TINY = """\
+[model]
+name = "QuantumClassifier"
+embedding_dim = 16
+num_states = 2
+num_layers = 0
+num_heads = 2
+max_length = 32
+
+[data]
+num_train = 32
+num_val = 16
+num_test = 0
+batch_size = 8
+
+[optimizer]
+name = "quantum"
+lr = 3e-3
+
+[loss]
+name = "quantum"
+uncertainty_weight = 0.05
+
+[lr_scheduler]
+name = "StepLR"
+step_size = 3
+gamma = 0.5
+
+[quantum]
+superposition_schedule = { name = "cyclic", cycle_steps = 3 }
+quantum_gradient_clipping = true
+quantum_memory_replay = { name = "reservoir", capacity = 16 }
+log_every_n_steps = 2
+
+[training]
+epochs = 2
+progress_bar = false
+log_dir = "runs/{name}"
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A fresh working directory holding the tiny config as ``tiny.toml``."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY)
+    return tmp_path
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def history(run_dir: Path) -> dict:
+    return json.loads((run_dir / "history.json").read_text())
+
+
+# --- the schema ---------------------------------------------------------------------
+
+
+def test_the_example_toml_and_yaml_describe_the_same_run():
+    toml = load_run_config(EXAMPLES / "polysemy.toml")
+    yaml_twin = load_run_config(EXAMPLES / "polysemy.yaml")
+    assert toml.to_dict(Path("run")) == yaml_twin.to_dict(Path("run"))
+    assert toml.optimizer["lr"] == 3e-3  # YAML's `3e-3` is a float too
+
+
+def test_the_toml_and_yaml_examples_of_the_docs_are_the_same_valid_run(tmp_path):
+    page = (REPO_ROOT / "docs" / "cli.md").read_text()
+    [toml_block] = re.findall(r"```toml\n(.*?)```", page, re.S)
+    [yaml_block] = re.findall(r"```yaml\n(.*?)```", page, re.S)
+    toml = load_run_config(write(tmp_path, "run.toml", toml_block))
+    yaml_twin = load_run_config(write(tmp_path, "run.yaml", yaml_block))
+    assert toml.to_dict(Path("run")) == yaml_twin.to_dict(Path("run"))
+
+
+def test_the_packaged_demo_config_is_a_valid_run_config():
+    with resources.as_file(resources.files("qembed") / "configs" / "demo.toml") as path:
+        config = load_run_config(path)
+    assert (config.name, config.model.name, config.training.epochs) == ("demo", "QuantumClassifier", 8)
+
+
+def test_overrides_are_read_as_toml_values_else_as_strings():
+    assert parse_override("training.epochs=3") == ("training.epochs", 3)
+    assert parse_override("optimizer.lr=1e-3") == ("optimizer.lr", 1e-3)
+    assert parse_override("training.checkpoints=false") == ("training.checkpoints", False)
+    assert parse_override("model.name=QuantumMaskedLM") == ("model.name", "QuantumMaskedLM")
+    assert parse_override("quantum.clipping={name='value', clip_value=0.5}") == (
+        "quantum.clipping", {"name": "value", "clip_value": 0.5})
+
+
+def test_the_resolved_config_reads_back_as_the_same_run(workdir, capsys):
+    assert main(["train", "tiny.toml", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    resolved = yaml.safe_load(printed)
+    assert resolved["data"]["seed"] == 0 and resolved["model"]["collapse_strategy"] == "context_aware"
+    assert resolved["quantum"]["max_nonfinite_steps"] == 10 and resolved["training"]["log_dir"] == "runs/tiny"
+    again = load_run_config(write(workdir, "resolved.yaml", printed))
+    assert again.to_dict(Path("runs/tiny")) == resolved
+    assert sorted(p.name for p in workdir.iterdir()) == ["resolved.yaml", "tiny.toml"]  # a dry run writes nothing
+
+
+# --- training, the run folder and resume ----------------------------------------------
+
+
+def test_train_writes_the_run_folder_and_resume_continues_exactly(workdir, capsys):
+    assert main(["train", "tiny.toml"]) == 0
+    out = capsys.readouterr().out
+    straight = workdir / "runs" / "tiny"
+    assert {p.name for p in straight.iterdir()} >= {"history.json", "config.yaml", "checkpoints"}
+    assert list(straight.glob("events.out.tfevents.*"))
+    assert {p.name for p in (straight / "checkpoints").iterdir()} == {"last.pth", "best.pth"}
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[0] for row in rows] == ["1", "2"] and all(len(row) == 5 for row in rows)
+    assert "--resume runs/tiny\n" in out and "tensorboard --logdir runs/tiny " in out
+
+    resumed = "runs/resumed"
+    assert main(["train", "tiny.toml", "--set", "training.epochs=1", "--set", f"training.log_dir={resumed}"]) == 0
+    assert main(["train", "tiny.toml", "--resume", resumed, "--set", "training.epochs=2"]) == 0
+    out = capsys.readouterr().out
+    assert "continuing runs/resumed/checkpoints/last.pth up to epoch 2" in out
+    assert history(workdir / resumed) == history(straight)
+    assert not (workdir / "runs" / "tiny-resumed").exists()
+
+    assert main(["train", str(straight / "config.yaml"), "--resume", str(straight / "checkpoints" / "last.pth")]) == 0
+    assert "the run already has 2 epochs" in capsys.readouterr().out
+    assert sorted(p.name for p in (workdir / "runs").iterdir()) == ["resumed", "tiny"]
+
+
+def test_a_masked_lm_trains_on_masked_tokens_of_the_corpus(workdir):
+    write(workdir, "mlm.toml", TINY.replace('name = "quantum"\nuncertainty_weight = 0.05', 'name = "cross_entropy"'))
+    assert main(["train", "mlm.toml", "--set", "model.name=QuantumMaskedLM", "--set", "data.mask_probability=0.3",
+                 "--set", "training.epochs=1", "--set", "training.checkpoints=false"]) == 0
+    assert len(history(workdir / "runs" / "mlm")["train_loss"]) == 1
+    assert not (workdir / "runs" / "mlm" / "checkpoints").exists()
+
+
+def test_a_user_data_module_gives_the_loaders_and_the_model_its_sizes(workdir, capsys):
+    write(workdir, "my_data.py", """
+        from qembed.data import PolysemyCorpus
+
+        def build(batch_size, size=32):
+            corpus = PolysemyCorpus(num_train=size, num_val=8, num_test=0)
+            train, val, _ = corpus.loaders(batch_size=batch_size)
+            return train, val
+        """)
+    text = TINY.replace("[data]\nnum_train = 32\nnum_val = 16\nnum_test = 0\nbatch_size = 8\n",
+                        '[data]\nmodule = "my_data.py"\nbatch_size = 8\n')
+    config = write(workdir, "mine.toml", text.replace("max_length = 32", "max_length = 32\nvocab_size = 64\n"
+                                                                          "num_labels = 8"))
+    assert main(["train", str(config), "--dry-run"]) == 0
+    resolved = yaml.safe_load(capsys.readouterr().out)
+    assert resolved["data"] == {"module": "my_data.py", "batch_size": 8}
+    assert resolved["model"]["vocab_size"] == 64
+    assert main(["train", str(config), "--set", "data.sise=3", "--dry-run"]) == 2
+    assert "[data] unknown key 'sise' (did you mean 'size'?)" in capsys.readouterr().err
+
+
+# --- errors: one line, exit code 2, nothing written -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("[training]", "[trainin]"), "tiny.toml: unknown section [trainin] (did you mean 'training'?)"),
+        (("[quantum]\n", "[quantum]\nsuperposition_shedule = 'linear'\n"),
+         "tiny.toml: [quantum] unknown key 'superposition_shedule' (did you mean 'superposition_schedule'?)"),
+        (("epochs = 2", "epochs = 'two'"), "tiny.toml: [training] epochs must be an integer >= 1, got 'two'"),
+        (("epochs = 2", "epochs = 2\nepochs = 3"), "tiny.toml: TOML syntax error: Cannot overwrite a value (at line 36, column 11)"),
+        (("name = \"QuantumClassifier\"", "name = \"QuantumClasifier\""),
+         "[model] unknown model 'QuantumClasifier' (did you mean 'QuantumClassifier'"),
+        (("num_heads = 2", "num_heads = 3"), "[model] embedding_dim=16 must be divisible by num_heads=3"),
+        (("num_train = 32", "num_train = 0"), "tiny.toml: [data] num_train must be >= 1, got 0"),
+        (("name = \"quantum\"\nlr", "name = \"quantm\"\nlr"), "[optimizer] unknown optimizer 'quantm' (did you mean"),
+        (("uncertainty_weight = 0.05", "uncertainty_wieght = 0.05"),
+         "[loss] loss 'quantum' has no option 'uncertainty_wieght' (did you mean 'uncertainty_weight'?)"),
+        (("gamma = 0.5", "gama = 0.5"), "[lr_scheduler] unknown key 'gama' (did you mean 'gamma'?)"),
+        (("capacity = 16", "capacity = -1"), "[quantum] quantum_memory_replay: invalid options for replay"),
+        (("log_every_n_steps = 2", "log_every_n_steps = 0"),
+         "[quantum] quantum_training_config['log_every_n_steps'] must be >= 1, got 0"),
+        (("log_dir = \"runs/{name}\"", "log_dir = \"runs/{nme}\""), "[training] log_dir uses {nme}"),
+    ],
+)
+def test_a_bad_config_is_one_line_with_exit_code_2_and_writes_nothing(workdir, capsys, edit, expected):
+    old, new = edit
+    assert old in TINY
+    (workdir / "tiny.toml").write_text(TINY.replace(old, new, 1))
+    assert main(["train", "tiny.toml"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qembed: error: ") and expected in err, err
+    assert err.count("\n") == 1
+    assert not (workdir / "runs").exists()
+
+
+def test_yaml_syntax_errors_name_the_line(workdir, capsys):
+    write(workdir, "bad.yaml", "model:\n  name: QuantumClassifier\n  - oops\n")
+    assert main(["train", "bad.yaml"]) == 2
+    assert "bad.yaml: YAML syntax error at line 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["train", "missing.toml"], "no such config file: missing.toml"),
+        (["train", "tiny.toml", "--resume", "nowhere"], "--resume nowhere: no such checkpoint file or run folder"),
+        (["train", "tiny.toml", "--resume", "."], "the folder has no checkpoints/last.pth"),
+        (["train", "tiny.toml", "--set", "epochs=3"], "override 'epochs' must look like SECTION.KEY"),
+        (["train", "tiny.toml", "--set", "data.module=x.py"], "[data] give either corpus or module, not both"),
+    ],
+)
+def test_command_line_mistakes_are_one_line_with_exit_code_2(workdir, capsys, argv, expected):
+    if "module" in argv[-1]:
+        (workdir / "tiny.toml").write_text(TINY.replace("[data]\n", "[data]\ncorpus = 'polysemy'\n"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qembed: error: ") and expected in err and err.count("\n") == 1, err
+
+
+def test_a_run_folder_that_holds_files_is_not_overwritten(workdir, capsys):
+    (workdir / "runs" / "tiny").mkdir(parents=True)
+    (workdir / "runs" / "tiny" / "notes.txt").write_text("mine")
+    assert main(["train", "tiny.toml"]) == 2
+    assert "log_dir 'runs/tiny' already holds files; continue that run with --resume" in capsys.readouterr().err
+
+
+def test_train_has_help_with_examples(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "--resume" in out and "qembed train examples/configs/polysemy.toml" in out
+
+
+@pytest.mark.slow
+def test_the_console_command_reports_errors_without_a_traceback(workdir):
+    write(workdir, "broken.toml", "[model]\nname = \n")
+    result = subprocess.run([sys.executable, "-m", "qembed", "train", "broken.toml"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr == "qembed: error: broken.toml: TOML syntax error: Invalid value (at line 2, column 8)\n"
+
+
+def test_load_run_config_raises_a_config_error_for_python_callers(workdir):
+    with pytest.raises(RunConfigError, match=r"missing section \[optimizer\]"):
+        load_run_config(write(workdir, "partial.toml", "[model]\nname = 'QuantumClassifier'\n"))
