@@ -556,17 +556,6 @@ def test_mlm_rejects_out_of_vocab_ids() -> None:
         collator([{"input_ids": torch.tensor([5, 10])}])
 
 
-# -- documentation --------------------------------------------------------------------
-
-
-def test_docs_example_runs() -> None:
-    text = (REPO_ROOT / "docs" / "data.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, "docs/data.md", "exec"), {})
-
-
 def test_a_loader_pickles_to_the_size_of_its_own_examples() -> None:
     """DataLoader workers and Ray trials pickle the loaders: each sentence must carry only
     its own tokens, never the storage of the whole split (which made 4 GB)."""
