@@ -117,3 +117,33 @@ def test_measures_and_losses_stay_float32_under_bf16_autocast():
         for loss in (QuantumLoss(), UncertaintyLoss(), EntanglementLoss()):
             value = loss(out, labels)
             assert value.dtype == torch.float32 and torch.isfinite(value)
+
+
+@pytest.mark.parametrize("saved_as", ["model_file", "training_checkpoint", "state_dict"])
+def test_load_encoder_takes_a_pretrained_encoder_and_keeps_the_head(tmp_path, saved_as):
+    from qembed.training import QuantumTrainer
+
+    shape = {"embedding_dim": 16, "num_heads": 2, "num_layers": 1, "max_length": 32}
+    torch.manual_seed(0)
+    masked_lm = QuantumMaskedLM(50, **shape)
+    path = tmp_path / "mlm.pth"
+    trainer = QuantumTrainer(masked_lm, "adamw", progress_bar=False)
+    {"model_file": trainer.save_model, "training_checkpoint": trainer.save_checkpoint,
+     "state_dict": lambda p: torch.save(masked_lm.state_dict(), p)}[saved_as](path)
+    torch.manual_seed(1)
+    classifier = QuantumClassifier(50, 3, **shape)
+    head = {k: v.clone() for k, v in classifier.state_dict().items() if not k.startswith("encoder.")}
+    classifier.load_encoder(path)
+    expected = masked_lm.encoder.state_dict()
+    assert all(torch.equal(value, expected[key]) for key, value in classifier.encoder.state_dict().items())
+    assert all(torch.equal(value, classifier.state_dict()[key]) for key, value in head.items())
+
+
+def test_load_encoder_names_what_does_not_fit(tmp_path):
+    torch.save(QuantumMaskedLM(50, embedding_dim=16, num_heads=2, num_layers=1).state_dict(), tmp_path / "a.pth")
+    wider = QuantumClassifier(50, 3, embedding_dim=32, num_heads=2, num_layers=1)
+    with pytest.raises(ValueError, match="the encoder in .* does not fit this model; different shapes: "):
+        wider.load_encoder(tmp_path / "a.pth")
+    torch.save({"head.weight": torch.zeros(2)}, tmp_path / "b.pth")
+    with pytest.raises(ValueError, match="holds no encoder.* weights"):
+        wider.load_encoder(tmp_path / "b.pth")

@@ -3,6 +3,7 @@ a small Transformer encoder, with optional gradient checkpointing."""
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -11,6 +12,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from qembed.arguments import check_int
+from qembed.training.checkpoint_io import load_model_state, load_state_dict_checked
 from qembed.nn.embeddings import QuantumEmbeddings, SuperposedEmbedding
 from qembed.nn.entanglement import EntanglementLayer, EntanglementOutput
 from qembed.nn.measures import masked_mean
@@ -111,3 +113,14 @@ class EncoderModel(nn.Module):
 
     def gradient_checkpointing_disable(self) -> None:
         self.encoder.gradient_checkpointing = False
+
+    def load_encoder(self, path: str | os.PathLike) -> None:
+        """Load only the encoder from a saved qembed model (a model file, a training
+        checkpoint or a ``state_dict``) of any :class:`EncoderModel`, keeping this model's
+        own head: pre-train a ``QuantumMaskedLM``, fine-tune a ``QuantumClassifier``. The
+        encoders must have the same shape; what differs is named."""
+        state = load_model_state(path, next(self.parameters()).device)
+        encoder = {key.removeprefix("encoder."): value for key, value in state.items() if key.startswith("encoder.")}
+        if not encoder:
+            raise ValueError(f"{str(path)!r} holds no encoder.* weights: it was not saved from a qembed EncoderModel")
+        load_state_dict_checked(self.encoder, encoder, f"the encoder in {str(path)!r}")

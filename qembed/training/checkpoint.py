@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from qembed.training import rng_state
+from qembed.training.checkpoint_io import load_state_dict_checked
 
 if TYPE_CHECKING:
     from qembed.training.trainer import QuantumTrainer
@@ -97,8 +98,6 @@ def check_format(state: Any, path: Any) -> dict[str, Any]:
 
 def restore(trainer: QuantumTrainer, state: dict[str, Any], sampler_generator: Any = None) -> RunState | None:
     """Put the trainer back where the checkpoint left it; returns the run's state."""
-    from qembed.training.trainer import load_state_dict_checked
-
     load_state_dict_checked(trainer.model, state["model_state"], "the checkpoint")
     trainer.optimizer.load_state_dict(state["optimizer_state"])
     trainer.scaler.load_state_dict(state["scaler_state"])

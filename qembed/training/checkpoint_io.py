@@ -1,4 +1,5 @@
-"""Writing files so that a crash never leaves a torn one, and loading them safely."""
+"""Writing files so that a crash never leaves a torn one, and loading them safely
+(weights only, into a model whose parameters are checked against the file's)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -46,3 +48,38 @@ def safe_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
         raise ValueError(
             f"{str(target)!r} is not a checkpoint qembed can load safely (weights_only): {err}"
         ) from err
+
+
+def load_model_state(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Tensor]:
+    """The model weights in a file: a qembed model file or training checkpoint (their
+    ``model_state``) or a bare ``state_dict``, loaded safely."""
+    state = safe_load(path, map_location=map_location)
+    if isinstance(state, dict) and "model_state" in state:
+        state = state["model_state"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{str(path)!r} holds neither a qembed checkpoint nor a state_dict")
+    return state
+
+
+def _first_few(items: list[str], shown: int = 5) -> str:
+    more = f" (and {len(items) - shown} more)" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
+
+
+def load_state_dict_checked(model: nn.Module, state: dict[str, Tensor], source: str) -> None:
+    """``model.load_state_dict(state)``, or an error naming the parameters that differ."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or reshaped:
+        details = []
+        if reshaped:
+            details.append("different shapes: " + _first_few(
+                [f"{k} {tuple(state[k].shape)} in the file vs {tuple(own[k].shape)} in the model" for k in reshaped]))
+        if missing:
+            details.append("missing from the file: " + _first_few(missing))
+        if unexpected:
+            details.append("not in the model: " + _first_few(unexpected))
+        raise ValueError(f"{source} does not fit this model; " + "; ".join(details))
+    model.load_state_dict(state)

@@ -45,7 +45,7 @@ from qembed.training.batches import (
 )
 from qembed.training import checkpoint, rng_state
 from qembed.training.checkpoint import RunState
-from qembed.training.checkpoint_io import atomic_save, safe_load
+from qembed.training.checkpoint_io import atomic_save, load_model_state, load_state_dict_checked, safe_load
 from qembed.training.config import ConfigError, QuantumTrainingConfig
 from qembed.training.devices import Precision, resolve_device, to_device
 from qembed.training.distributed import Distributed, ShardSampler
@@ -503,12 +503,7 @@ class QuantumTrainer:
     def load_model(self, path: str | os.PathLike) -> None:
         """Load weights saved by :meth:`save_model` or :meth:`save_checkpoint`, or a
         bare ``state_dict``."""
-        state = safe_load(path, map_location=self.device)
-        if isinstance(state, dict) and "model_state" in state:
-            state = state["model_state"]
-        if not isinstance(state, dict):
-            raise ValueError(f"{str(path)!r} holds neither a qembed checkpoint nor a state_dict")
-        load_state_dict_checked(self.model, state, repr(str(path)))
+        load_state_dict_checked(self.model, load_model_state(path, self.device), repr(str(path)))
 
     # --- the step -----------------------------------------------------------------
 
@@ -702,27 +697,3 @@ def _first_examples(outputs: Any, count: int) -> Any:
     (replayed ones follow them in the batch)."""
     uncertainty = field(outputs, "uncertainty")
     return SimpleNamespace(uncertainty=uncertainty[:count] if uncertainty is not None else None)
-
-
-def _first_few(items: list[str], shown: int = 5) -> str:
-    more = f" (and {len(items) - shown} more)" if len(items) > shown else ""
-    return ", ".join(items[:shown]) + more
-
-
-def load_state_dict_checked(model: nn.Module, state: dict[str, Tensor], source: str) -> None:
-    """``model.load_state_dict(state)``, or an error naming the parameters that differ."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    reshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or reshaped:
-        details = []
-        if reshaped:
-            details.append("different shapes: " + _first_few(
-                [f"{k} {tuple(state[k].shape)} in the file vs {tuple(own[k].shape)} in the model" for k in reshaped]))
-        if missing:
-            details.append("missing from the file: " + _first_few(missing))
-        if unexpected:
-            details.append("not in the model: " + _first_few(unexpected))
-        raise ValueError(f"{source} does not fit this model; " + "; ".join(details))
-    model.load_state_dict(state)
