@@ -315,3 +315,37 @@ def test_bad_options_raise_errors_naming_the_option(cls, options, option):
 def test_bad_options_through_the_registry_name_the_option():
     with pytest.raises(ComponentOptionError, match="entanglement_lr"):
         plugins.create("optimizers", "entanglement", make_model().parameters(), entanglement_lr=-1)
+
+
+class InPlaceDecay(torch.optim.Optimizer):
+    """Classic coupled weight decay, written into ``p.grad`` in place: a correct optimizer."""
+
+    def __init__(self, params, lr: float = 0.1, weight_decay: float = 0.01) -> None:
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is not None:
+                    param.grad.add_(param, alpha=group["weight_decay"])
+                    param.add_(param.grad, alpha=-group["lr"])
+
+
+class ForgetsItsLr(InPlaceDecay):
+    """Steps with a fixed rate whatever the group's ``lr`` says (an LR scheduler would be ignored)."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is not None:
+                    param.add_(param.grad, alpha=-0.1)
+
+
+def test_check_optimizer_accepts_an_optimizer_that_edits_gradients_in_place_and_refuses_one_ignoring_lr():
+    from qembed.testing import check_optimizer
+
+    check_optimizer(InPlaceDecay, max_examples=15)
+    with pytest.raises(AssertionError, match="lr=0"):
+        check_optimizer(ForgetsItsLr, max_examples=15)

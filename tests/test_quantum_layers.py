@@ -241,3 +241,21 @@ def test_sequential_collapse_gives_the_batched_result_and_gradients():
     assert torch.allclose(batched.embeddings, sequential_out.embeddings, atol=1e-6)
     for name, gradient in batched_grads.items():
         assert torch.allclose(gradient, sequential_grads[name], atol=1e-5), name
+
+
+def test_check_collapse_refuses_a_strategy_that_changes_the_mask_in_place():
+    from qembed.nn import CollapseStrategy
+    from qembed.testing import check_collapse
+
+    class SoftButMaskEating(CollapseStrategy):
+        def forward(self, probabilities, agreement, attention_mask):
+            attention_mask.zero_()
+            return probabilities * 1.0
+
+    class Soft(CollapseStrategy):
+        def forward(self, probabilities, agreement, attention_mask):
+            return probabilities * 1.0
+
+    check_collapse(Soft, max_examples=20)
+    with pytest.raises(AssertionError, match="changed the mask in place"):
+        check_collapse(SoftButMaskEating, max_examples=20)

@@ -133,7 +133,8 @@ class QuantumLightningModule(pl.LightningModule):
         outputs, _, terms = trainer.forward_step(batch)
         values = step_metrics(terms, outputs).unbind()
         self.log_dict({("train_loss" if name == "loss" else name): value for name, value in zip(STEP_METRICS, values)})
-        self.log("collapse_probability", probability, prog_bar=True)
+        # a CPU tensor: Lightning would copy a float to the device (a sync), and the bar reads it every step
+        self.log("collapse_probability", torch.tensor(probability), prog_bar=True)
         return terms.total
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,

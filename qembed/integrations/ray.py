@@ -93,14 +93,15 @@ def tune_trainable(
     """A Tune function trainable (``tune.Tuner(tune_trainable(...), param_space=...)``)
     that trains one trial for ``num_epochs`` epochs and reports every epoch.
 
-    Every trial gets fresh components: ``model`` is a module (deep-copied per trial) or
-    a callable of the trial's config; ``data`` is ``(train_loader, val_loader)`` or a
-    callable returning them; ``optimizer`` a registered name or ``{"name": ...}`` spec,
-    or a callable returning one (built over the trial's model by the trainer);
-    ``loss_fn`` a name, spec, module (deep-copied) or callable returning one of those.
-    Callables receive the config as a read-only mapping. The trainable is pickled to
-    every trial with what it holds, so a callable that builds the data in the trial
-    ships less than loaders do.
+    Every trial gets fresh components, also on an actor that ran an earlier trial
+    (``reuse_actors=True``): ``model`` is a module or a callable of the trial's config;
+    ``data`` is ``(train_loader, val_loader)`` or a callable returning them;
+    ``optimizer`` a registered name or ``{"name": ...}`` spec, or a callable returning
+    one (built over the trial's model by the trainer); ``loss_fn`` a name, spec, module
+    or callable returning one of those. A value that is not a callable is deep-copied
+    for each trial (loaders with their shuffling state); callables receive the config
+    as a read-only mapping. The trainable is pickled to every trial with what it holds,
+    so a callable that builds the data in the trial ships less than loaders do.
 
     A config key named like a ``quantum_training_config`` key overrides it in the base
     ``quantum_training_config``; every other key must be read by one of the callables,
@@ -155,13 +156,13 @@ class _ReadTracking(Mapping[str, Any]):
 
 
 def _for_trial(value: Any, config: Mapping[str, Any]) -> Any:
-    """A trial's own component: a copy of a module, a callable's result for the
-    config, or the value itself (a name or spec the trainer builds)."""
-    if isinstance(value, nn.Module):
-        return copy.deepcopy(value)
-    if callable(value):
+    """A trial's own component: a callable's result for the config, or a copy of the
+    value (a module, the loaders with their shuffling generators, a spec), so that a
+    trial on an actor reused from an earlier trial (``TuneConfig(reuse_actors=True)``)
+    starts exactly as on a fresh one."""
+    if callable(value) and not isinstance(value, nn.Module):
         return value(config)
-    return value
+    return copy.deepcopy(value)
 
 
 def _loaders(value: Any) -> tuple[Iterable[Any], Iterable[Any]]:

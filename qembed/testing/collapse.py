@@ -77,7 +77,7 @@ def check_collapse(factory: Callable[..., Any], /, *, max_examples: int = 100, *
         leaves = [probabilities.clone().requires_grad_()]
         if strategy.uses_context:
             leaves.append(agreement.clone().requires_grad_())
-        call = (leaves[0], leaves[1] if strategy.uses_context else None, mask)
+        call = (leaves[0], leaves[1] if strategy.uses_context else None, mask.clone())
         try:
             weights = strategy(*call)
         except Exception as err:  # a contract failure whatever the strategy raised
@@ -92,7 +92,9 @@ def check_collapse(factory: Callable[..., Any], /, *, max_examples: int = 100, *
         assert bool((real >= -ATOL).all()) and torch.allclose(real.sum(-1), torch.ones(len(real)), atol=ATOL), (
             f"{where()}: the weights of real tokens are not distributions over the senses: {real!r}"
         )
-        assert torch.equal(leaves[0].detach(), probabilities), f"{where()} changed the probabilities in place"
+        for name, passed, original in zip(("probabilities", "agreement"), leaves, (probabilities, agreement)):
+            assert torch.equal(passed.detach(), original), f"{where()} changed the {name} in place"
+        assert torch.equal(call[2], mask), f"{where()} changed the mask in place"
         assert weights.requires_grad, f"{where()}: no gradient reaches the probabilities (use a straight-through one)"
         coefficients = torch.randn(weights.shape, generator=torch.Generator().manual_seed(seed))
         grads = torch.autograd.grad((weights * coefficients).sum(), leaves, allow_unused=True)

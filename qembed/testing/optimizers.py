@@ -62,10 +62,11 @@ def check_optimizer(factory: Callable[..., Any], /, *, max_examples: int = 50, *
         saved = io.BytesIO()
         torch.save(optimizer.state_dict(), saved)
         saved.seek(0)
-        twin_params = _parameters(specs)  # the same gradients, from the same seeds
+        twin_params = _parameters(specs)  # the same shapes and roles, from the same seeds
         with torch.no_grad():
             for twin, param in zip(twin_params, params):
                 twin.copy_(param)
+                twin.grad = None if param.grad is None else param.grad.clone()  # as the steps left it
         twin = factory(iter(twin_params), **options)
         twin.load_state_dict(torch.load(saved, weights_only=True))
         optimizer.step()

@@ -35,6 +35,7 @@ from qembed.integrations.hf import (
 from qembed.training import ConfigError, QuantumTrainer
 from qembed.training.losses import QuantumLoss
 from tests.conftest import REPO_ROOT
+from tests.host_reads import host_reads_refused
 
 pytestmark = pytest.mark.integration
 
@@ -271,6 +272,92 @@ def test_a_plain_trainer_with_the_callback_and_compute_loss_func(corpus, tmp_pat
     assert model.get_input_embeddings().collapse_probability.item() == 1.0
 
 
+def one_hf_step(corpus, tmp_path, batch_size: int, accumulate: int) -> tuple[dict, dict[str, torch.Tensor]]:
+    """One SGD step of HF's Trainer (no dropout, no collapse: deterministic): its log and
+    how far it moved every weight."""
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=corpus.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, num_labels=corpus.num_labels,
+                        pad_token_id=corpus.pad_id, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = with_quantum_embeddings(BertForSequenceClassification(config))
+    before = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    args = TrainingArguments(output_dir=str(tmp_path / f"{batch_size}x{accumulate}"), max_steps=1, logging_steps=1,
+                             per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulate,
+                             max_grad_norm=0.0, report_to=[], save_strategy="no", disable_tqdm=True, use_cpu=True)
+    trainer = QuantumHFTrainer(model=model, args=args, train_dataset=corpus.train, data_collator=pad_collate,
+                               optimizers=(torch.optim.SGD(model.parameters(), lr=0.5), None),
+                               schedule={"name": "constant", "value": 0.0}, uncertainty_regularization=0.1)
+    trainer.train()
+    (log,) = [row for row in trainer.state.log_history if "loss" in row]
+    return log, {key: value.detach() - before[key] for key, value in model.state_dict().items()}
+
+
+def test_a_gradient_accumulation_window_trains_and_logs_as_one_batch_of_its_size(corpus, tmp_path):
+    whole_log, whole_update = one_hf_step(corpus, tmp_path, batch_size=16, accumulate=1)
+    window_log, window_update = one_hf_step(corpus, tmp_path, batch_size=4, accumulate=4)
+    for name in ("loss", "uncertainty", "superposition_coherence"):  # every micro-batch measured, none counted 4x
+        assert window_log[name] == pytest.approx(whole_log[name], rel=1e-4), name
+    assert whole_update["classifier.weight"].abs().max() > 1e-3  # the step moved the weights
+    for key, update in whole_update.items():  # by the same amount (padding differs: up to rounding)
+        assert torch.allclose(window_update[key], update, rtol=1e-3, atol=1e-6), key
+
+
+class SyncFreeCallback(QuantumCallback):
+    """Fails a step whose callback hooks read a tensor's value on the host (a device sync on GPU)."""
+
+    def on_step_begin(self, *args, **kwargs) -> None:
+        with host_reads_refused():
+            super().on_step_begin(*args, **kwargs)
+
+    def on_substep_end(self, *args, **kwargs) -> None:
+        with host_reads_refused():
+            super().on_substep_end(*args, **kwargs)
+
+    def on_step_end(self, *args, **kwargs) -> None:
+        with host_reads_refused():
+            super().on_step_end(*args, **kwargs)
+
+
+def test_the_callback_reads_the_device_once_per_log_only(corpus, tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=4, per_device_train_batch_size=8,
+                             gradient_accumulation_steps=2, logging_steps=2, report_to=[], save_strategy="no",
+                             disable_tqdm=True, use_cpu=True)
+    trainer = Trainer(model=tiny_bert(corpus), args=args, train_dataset=corpus.train, data_collator=pad_collate,
+                      compute_loss_func=quantum_compute_loss())
+    SyncFreeCallback().add_to(trainer)
+    trainer.train()
+    logged = [row for row in trainer.state.log_history if "loss" in row]
+    assert len(logged) == 2 and all(0 < row["uncertainty"] < 1 for row in logged)
+
+
+def test_label_smoothing_the_quantum_loss_would_skip_is_refused(corpus, tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), label_smoothing_factor=0.1, report_to=[])
+    with pytest.raises(ValueError, match="label_smoothing_factor=0.1 is not applied to quantum_loss.*'label_smoothing'"):
+        QuantumHFTrainer(tiny_bert(corpus), args, train_dataset=corpus.train, data_collator=pad_collate)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bfloat16_model_gets_bfloat16_quantum_embeddings_and_runs(corpus):
+    config = BertConfig(vocab_size=corpus.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=corpus.num_labels, pad_token_id=corpus.pad_id)
+    model = with_quantum_embeddings(BertForSequenceClassification(config).to(torch.bfloat16))
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    batch = pad_collate([corpus.train[i] for i in range(4)], pad_id=corpus.pad_id)
+    outputs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    quantum_compute_loss()(outputs, batch["labels"]).backward()
+    assert outputs.logits.dtype == torch.bfloat16 and bool(torch.isfinite(outputs.uncertainty).all())
+
+
+def test_a_forward_without_the_layer_leaves_no_stale_measures(corpus):
+    model = tiny_bert(corpus)
+    layer = model.get_input_embeddings()
+    batch = pad_collate([corpus.train[i] for i in range(2)], pad_id=corpus.pad_id)
+    model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    assert set(layer.last_measures) == {"uncertainty", "superposition"}
+    outputs = model(inputs_embeds=torch.randn(2, 3, 32))
+    assert layer.last_measures == {} and "uncertainty" not in outputs
+
+
 def test_the_compute_loss_is_the_qembed_loss_plus_the_uncertainty_penalty(corpus):
     model = tiny_bert(corpus)
     batch = pad_collate([corpus.train[i] for i in range(4)], pad_id=corpus.pad_id)
@@ -279,6 +366,8 @@ def test_the_compute_loss_is_the_qembed_loss_plus_the_uncertainty_penalty(corpus
     outputs = model(**batch)
     expected = QuantumLoss()(outputs, labels) + 0.3 * outputs.uncertainty.mean()
     assert quantum_compute_loss("quantum", 0.3)(outputs, labels).item() == pytest.approx(expected.item())
+    share = quantum_compute_loss("quantum", 0.3)(outputs, labels, num_items_in_batch=torch.tensor(10))
+    assert share.item() == pytest.approx(expected.item() * 4 / 10)  # this batch's 4 of the window's 10 targets
     with pytest.raises(ConfigError, match="loss_fn: .*'focal'"):
         quantum_compute_loss("focal")
     with pytest.raises(ConfigError, match="draws 4 collapse samples"):

@@ -24,6 +24,7 @@ from qembed.integrations.lightning import LIGHTNING_EQUIVALENTS, QuantumLightnin
 from qembed.models import QuantumClassifier  # noqa: E402
 from qembed.training import ConfigError  # noqa: E402
 from tests.conftest import REPO_ROOT  # noqa: E402
+from tests.host_reads import host_reads_refused  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -165,6 +166,31 @@ def test_quantum_metrics_reach_lightning_loggers_and_follow_the_schedule(corpus,
     logged = trainer.callback_metrics
     for name in ("loss", "accuracy", "ece", "nll", "brier", "uncertainty", "superposition_coherence"):
         assert float(logged[f"val_{name}"]) == pytest.approx(expected[name], abs=1e-6), name
+
+
+class SyncFreeLogging(QuantumLightningModule):
+    """Fails a step that logs a Python number (Lightning copies it to the device: a sync
+    per step on GPU) or whose logging or clipping reads a tensor's value on the host."""
+
+    def log(self, name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        assert isinstance(value, torch.Tensor), f"{name} was logged as a {type(value).__name__}"
+        with host_reads_refused():
+            super().log(name, value, *args, **kwargs)
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        with host_reads_refused():
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+
+def test_the_step_metrics_and_clipping_cost_no_device_sync(corpus):
+    train, _, _ = corpus.loaders(batch_size=16)
+    module = SyncFreeLogging(tiny_model(corpus), OPTIMIZER, "quantum", {"quantum_gradient_clipping": True})
+    trainer = make_trainer(max_steps=3)
+    trainer.fit(module, train)
+    logged = trainer.callback_metrics
+    assert {"train_loss", "uncertainty", "collapse_probability", "grad_norm"} <= set(logged)
+    # the progress bar reads it every step, so it is a CPU tensor whatever the module's device
+    assert logged["collapse_probability"].device.type == "cpu" and trainer.global_step == 3
 
 
 def test_schedule_and_lr_scheduler_count_optimizer_steps_under_gradient_accumulation(corpus):

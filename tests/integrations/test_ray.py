@@ -132,6 +132,22 @@ def test_a_two_trial_search_reports_every_epoch_with_a_checkpoint(ray_address, t
         assert saved["epoch"] == EPOCHS and saved["history"]["val_loss"] == list(reports["val_loss"])
 
 
+def test_a_trial_on_a_reused_actor_runs_as_on_a_fresh_one(ray_address, tmp_path):
+    config = {"uncertainty_regularization": 0.1, "entanglement_training": True, "superposition_schedule": "linear"}
+    grid = tune.Tuner(
+        tiny_trainable(),  # the loaders themselves, not a callable building them
+        param_space=config,
+        tune_config=tune.TuneConfig(num_samples=2, max_concurrent_trials=1, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    ).fit()
+
+    assert grid.num_terminated == 2 and grid.num_errors == 0
+    first, second = (result.metrics_dataframe for result in grid)
+    assert set(first["pid"]) == set(second["pid"])  # one actor ran both trials
+    assert list(first["train_loss"]) == list(second["train_loss"])  # the same batches, in the same order
+    assert list(first["val_loss"]) == list(second["val_loss"])
+
+
 class CrashOnce:
     """Fails the validation of epoch ``epoch`` the first time only (a marker file
     remembers across processes), and notes the epoch every ``train()`` starts at."""

@@ -28,8 +28,9 @@ class QuantumInputEmbeddings(QuantumEmbeddings):
     ``forward(input_ids) -> [B, T, D]``.
 
     The last forward's per-example measures stay in :attr:`last_measures` (detached,
-    for callbacks); the model's output hook takes them with their gradients. Without an attention mask from :func:`with_quantum_embeddings`'s hook,
-    tokens equal to ``padding_idx`` count as padding.
+    for callbacks); the model's output hook takes them with their gradients. Without an
+    attention mask from :func:`with_quantum_embeddings`'s hook, tokens equal to
+    ``padding_idx`` count as padding.
     """
 
     def __init__(self, vocab_size: int, embedding_dim: int, num_states: int = 4,
@@ -57,7 +58,7 @@ class QuantumInputEmbeddings(QuantumEmbeddings):
 def with_quantum_embeddings(model: nn.Module, num_states: int = 4, collapse_strategy: Any = "context_aware",
                             **options: Any) -> nn.Module:
     """Give a Transformers model :class:`QuantumInputEmbeddings` as its word embeddings
-    (same vocabulary and width; freshly initialised); returns the same model.
+    (same vocabulary, width, device and dtype; freshly initialised); returns the same model.
 
     ``options`` go to :class:`~qembed.nn.QuantumEmbeddings` (``context_window``,
     ``eval_collapse``). A model whose output layer shares the word-embedding matrix
@@ -81,14 +82,14 @@ def with_quantum_embeddings(model: nn.Module, num_states: int = 4, collapse_stra
                          "(config.tie_word_embeddings=True); build it with tie_word_embeddings=False")
     layer = QuantumInputEmbeddings(current.num_embeddings, current.embedding_dim, num_states, collapse_strategy,
                                    padding_idx=current.padding_idx, **options)
-    layer.to(device=current.weight.device)
+    layer.to(device=current.weight.device, dtype=current.weight.dtype)  # e.g. a model loaded in bfloat16
     set_(layer)
     # the hooks find the layer through the model, so a deep copy of the model uses its own
     signature = inspect.signature(model.forward)
 
     def hand_over_mask(module: nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
         embeddings = module.get_input_embeddings()
-        embeddings.measures_for_output = {}  # a forward from inputs_embeds makes none
+        embeddings.measures_for_output, embeddings.last_measures = {}, {}  # a forward from inputs_embeds makes none
         embeddings.attention_mask = signature.bind_partial(*args, **kwargs).arguments.get("attention_mask")
 
     def add_quantum_fields(module: nn.Module, args: tuple, kwargs: dict[str, Any], output: Any) -> Any:
