@@ -113,14 +113,14 @@ def test_a_run_without_validation_plots_the_train_curves_only():
     assert panels["Collapse probability"].get_ylim() == pytest.approx((-0.03, 1.03))
 
 
-def test_a_run_resumed_for_more_epochs_numbers_them_on(tmp_path):
+def test_a_run_resumed_for_more_epochs_numbers_them_on():
     history = {"train_loss": [0.5, 0.4], "val_loss": [float("nan"), 0.45], "epoch": [3, 4]}
     panels = axes_by_title(plot_history(history))
     assert curves(panels["Loss"])["train"][0] == [4, 5]
     assert "lowest val_loss: epoch 5" in curves(panels["Loss"])
 
 
-def test_plot_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+def test_plot_errors_are_one_line_with_exit_code_2(run_dir, tmp_path, capsys):
     assert_one_line_error(capsys, main(["plot", str(tmp_path / "nowhere")]), "run folder", "does not exist")
 
     (tmp_path / "runs" / "a").mkdir(parents=True)
@@ -140,6 +140,21 @@ def test_plot_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
 
     (tmp_path / "broken" / "history.json").write_text('{"train_loss": [0.9, null]}')
     assert_one_line_error(capsys, main(["plot", str(tmp_path / "broken")]), "'train_loss' holds None, not a number")
+
+    (tmp_path / "broken" / "history.json").write_text('{"train_loss": [0.9, 0.8, 0.7], "epoch": [0, 1]}')
+    assert_one_line_error(capsys, main(["plot", str(tmp_path / "broken")]),
+                          "the history's 'train_loss' has 3 values but 'epoch' only 2")
+
+    assert_one_line_error(capsys, main(["plot", str(run_dir), "-o", str(run_dir / "history.json" / "x.png")]),
+                          f"'{run_dir / 'history.json'}' is a file, not a folder")
+
+
+def test_a_history_that_cannot_be_read_is_a_one_line_error(run_dir, monkeypatch, capsys):
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    assert_one_line_error(capsys, main(["plot", str(run_dir)]), "cannot read", "Permission denied")
 
 
 def test_without_matplotlib_plotting_is_a_one_line_error_naming_the_extra(run_dir, monkeypatch, capsys):
@@ -211,6 +226,15 @@ def test_schedule_plot_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert_one_line_error(capsys, main(["schedule", "plot", "constant:value=1.5", "-o", out]),
                           "value must be in [0, 1], got 1.5")
     assert not Path(out).exists()
+    (tmp_path / "folder.png").mkdir()
+    assert_one_line_error(capsys, main(["schedule", "plot", "linear", "-o", str(tmp_path / "folder.png")]),
+                          "Is a directory")
+
+
+def test_an_image_path_without_a_suffix_is_written_as_png_and_reported_as_written(tmp_path, capsys):
+    assert main(["schedule", "plot", "linear", "--steps", "4", "-o", str(tmp_path / "schedules")]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'schedules.png'}\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["schedules.png"] and png_size(tmp_path / "schedules.png")
 
 
 def test_the_schedules_page_shows_the_image_its_command_regenerates(tmp_path, capsys):
@@ -336,15 +360,3 @@ def test_plugins_check_of_a_plugin_without_components_says_so(capsys):
 def test_plugins_check_of_an_unknown_name_is_a_one_line_error_with_a_suggestion(capsys):
     assert_one_line_error(capsys, main(["plugins", "check", "lineer"]), "no plugin or component named 'lineer'",
                           "did you mean 'linear'?")
-
-
-# --- help ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("argv", [["plot", "--help"], ["schedule", "plot", "--help"], ["plugins", "check", "--help"]])
-def test_every_new_command_has_help_with_examples(argv, capsys):
-    with pytest.raises(SystemExit) as exited:
-        main(argv)
-    assert exited.value.code == 0
-    out = capsys.readouterr().out
-    assert "examples:" in out and f"qembed {' '.join(argv[:-1])} " in out.split("examples:")[1]

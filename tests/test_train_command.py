@@ -3,19 +3,27 @@ the packaged demo config. Tiny corpora and models keep every run to a few second
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+import tomllib
 from importlib import resources
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.optim import lr_scheduler
 
 from qembed.cli import main
-from qembed.cli.run_config import RunConfigError, load_run_config
+from qembed.cli.run_config import LR_SCHEDULERS, RunConfigError, load_run_config
+from qembed.cli.run_setup import prepare_run
 from qembed.cli.train_command import parse_override
 from tests.conftest import REPO_ROOT
 
@@ -114,6 +122,40 @@ def test_overrides_are_read_as_toml_values_else_as_strings():
         "quantum.clipping", {"name": "value", "clip_value": 0.5})
 
 
+@given(st.one_of(st.booleans(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False)))
+def test_an_override_reads_any_number_or_boolean_back_as_itself(value):
+    text = str(value).lower() if isinstance(value, bool) else repr(value)
+    key, parsed = parse_override(f"training.value={text}")
+    assert (key, parsed, type(parsed)) == ("training.value", value, type(value))
+
+
+def test_an_override_sets_an_option_of_a_component_given_by_its_name_alone(workdir):
+    text = (TINY.replace('[optimizer]\nname = "quantum"\nlr = 3e-3\n', "")
+            .replace("[model]", 'optimizer = "adamw"\n[model]')
+            .replace('superposition_schedule = { name = "cyclic", cycle_steps = 3 }', 'superposition_schedule = "cyclic"'))
+    overrides = {"optimizer.lr": 0.5, "quantum.superposition_schedule.cycle_steps": 7}
+    config = load_run_config(write(workdir, "short.toml", text), overrides)
+    assert config.optimizer == {"name": "adamw", "lr": 0.5}
+    assert config.quantum.to_dict()["superposition_schedule"] == {"name": "cyclic", "cycle_steps": 7}
+
+
+@pytest.mark.parametrize("name", LR_SCHEDULERS)
+def test_every_lr_scheduler_option_takes_its_torch_default_and_refuses_a_value_of_another_type(workdir, name):
+    """torch takes a wrong type silently and fails at the first step, after files were written."""
+    required = {"step_size": 3, "milestones": [2, 4], "gamma": 0.5, "T_max": 10, "T_0": 5, "base_lr": 1e-3,
+                "max_lr": 1e-2}
+    parameters = {key: p for key, p in inspect.signature(getattr(lr_scheduler, name)).parameters.items()
+                  if key != "optimizer"}
+    options = {key: required[key] if p.default is inspect.Parameter.empty else p.default
+               for key, p in parameters.items()}
+    raw = tomllib.loads(TINY)
+    raw["lr_scheduler"] = {"name": name, **options}
+    assert load_run_config(write(workdir, "run.yaml", yaml.safe_dump(raw))).lr_scheduler == raw["lr_scheduler"]
+    for key in parameters:
+        with pytest.raises(RunConfigError, match=rf"\[lr_scheduler\] {name} {key} must be .*, got 'x'"):
+            load_run_config(workdir / "run.yaml", {f"lr_scheduler.{key}": "x"})
+
+
 def test_the_resolved_config_reads_back_as_the_same_run(workdir, capsys):
     assert main(["train", "tiny.toml", "--dry-run"]) == 0
     printed = capsys.readouterr().out
@@ -200,10 +242,16 @@ def test_a_user_data_module_gives_the_loaders_and_the_model_its_sizes(workdir, c
         (("uncertainty_weight = 0.05", "uncertainty_wieght = 0.05"),
          "[loss] loss 'quantum' has no option 'uncertainty_wieght' (did you mean 'uncertainty_weight'?)"),
         (("gamma = 0.5", "gama = 0.5"), "[lr_scheduler] unknown key 'gama' (did you mean 'gamma'?)"),
+        (("step_size = 3", "step_size = '3'"), "tiny.toml: [lr_scheduler] StepLR step_size must be int, got '3'"),
         (("capacity = 16", "capacity = -1"), "[quantum] quantum_memory_replay: invalid options for replay"),
         (("log_every_n_steps = 2", "log_every_n_steps = 0"),
          "[quantum] quantum_training_config['log_every_n_steps'] must be >= 1, got 0"),
         (("log_dir = \"runs/{name}\"", "log_dir = \"runs/{nme}\""), "[training] log_dir uses {nme}"),
+        (("log_dir = \"runs/{name}\"", "log_dir = \"runs/{name!r}\""), "[training] log_dir 'runs/{name!r}': write {name} plainly"),
+        (("log_dir = \"runs/{name}\"", "log_dir = \"runs/{name\""),
+         "[training] log_dir 'runs/{name': expected '}' before end of string"),
+        (("name = \"quantum\"\nlr", "name = 3\nlr"), "[optimizer] needs name = a registered optimizer name "
+         "(`qembed plugins` lists them), got 3"),
     ],
 )
 def test_a_bad_config_is_one_line_with_exit_code_2_and_writes_nothing(workdir, capsys, edit, expected):
@@ -246,6 +294,59 @@ def test_a_run_folder_that_holds_files_is_not_overwritten(workdir, capsys):
     (workdir / "runs" / "tiny" / "notes.txt").write_text("mine")
     assert main(["train", "tiny.toml"]) == 2
     assert "log_dir 'runs/tiny' already holds files; continue that run with --resume" in capsys.readouterr().err
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(workdir, monkeypatch):
+    monkeypatch.setattr(time, "strftime", lambda *_: "20250101-120000")
+    for _ in range(3):
+        assert main(["train", "tiny.toml", "--set", "training.log_dir=runs/{name}-{timestamp}",
+                     "--set", "training.epochs=1"]) == 0
+    folders = sorted(p.name for p in (workdir / "runs").iterdir())
+    assert folders == ["tiny-20250101-120000", "tiny-20250101-120000-2", "tiny-20250101-120000-3"]
+    assert all((workdir / "runs" / name / "history.json").is_file() for name in folders)
+
+
+def test_a_run_folder_another_run_took_after_the_check_stops_the_run_before_it_writes(workdir):
+    """Two runs launched in the same second both find the folder free; the second to start stops."""
+    prepared = prepare_run(load_run_config(workdir / "tiny.toml"))
+    prepared.run_dir.mkdir(parents=True)
+    (prepared.run_dir / "config.yaml").write_text("the other run's\n")
+    with pytest.raises(RunConfigError, match="was taken by another run that started at the same time"):
+        prepared.train()
+    assert [p.name for p in prepared.run_dir.iterdir()] == ["config.yaml"]
+    assert (prepared.run_dir / "config.yaml").read_text() == "the other run's\n"
+
+
+def test_a_checkpoint_that_cannot_be_loaded_is_a_one_line_error_and_writes_nothing(workdir, capsys):
+    (workdir / "garbage.pth").write_bytes(b"not a checkpoint\n")  # torch's own message spans lines
+    assert main(["train", "tiny.toml", "--resume", "garbage.pth"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qembed: error: 'garbage.pth' is not a checkpoint") and err.count("\n") == 1, err
+    assert not (workdir / "runs").exists()
+
+
+@pytest.mark.slow
+def test_under_torchrun_every_rank_writes_into_rank_0s_folder_and_rank_0_alone_reports(workdir):
+    write(workdir, "job.py", """
+        import os, sys, time
+        if os.environ["RANK"] == "1":  # this rank's clock reads a minute later
+            clock = time.strftime
+            time.strftime = lambda fmt: clock(fmt, time.localtime(time.time() + 60))
+        from qembed.cli import main
+        sys.exit(main(sys.argv[1:]))
+        """)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+              "--master_addr", "127.0.0.1", "--master_port", str(port), "job.py", "train", "tiny.toml",
+              "--set", "quantum.distributed_training=true", "--set", "training.log_dir=runs/{timestamp}"]
+    result = subprocess.run(launch, capture_output=True, text=True, timeout=300, cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [run_dir] = (workdir / "runs").iterdir()
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"last.pth", "last.rank1.pth", "best.pth",
+                                                                     "best.rank1.pth"}
+    assert result.stdout.count("training QuantumClassifier") == 1 and "the run already has" not in result.stdout
 
 
 def test_train_has_help_with_examples(capsys):

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from qembed import __version__
 from qembed.cli import demo_command, plot_command, plugins_command, schedule_command, train_command
+from qembed.cli.messages import one_line
 from qembed.plugins import PluginError
 
 EPILOG = """examples:
@@ -56,6 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (PluginError, ValueError) as err:
-        print(f"qembed: error: {err}", file=sys.stderr)
+    except (PluginError, ValueError, OSError) as err:  # a file that cannot be read or written is OSError
+        print(f"qembed: error: {one_line(err)}", file=sys.stderr)
         return 2

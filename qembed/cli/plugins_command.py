@@ -95,6 +95,7 @@ def collect(registry: PluginRegistry) -> dict[str, Any]:
 
 
 def render(listing: dict[str, Any]) -> str:
+    """The listing :func:`collect` gives, as the text table ``qembed plugins`` prints."""
     lines: list[str] = []
     for kind, entries in listing["kinds"].items():
         lines.append(f"{kind} ({len(entries)})")

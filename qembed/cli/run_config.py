@@ -10,6 +10,7 @@ with the message the Python API gives, each prefixed with the file and the secti
 
 from __future__ import annotations
 
+import ast
 import inspect
 import os
 import re
@@ -26,6 +27,7 @@ from torch.optim import lr_scheduler
 
 from qembed import models
 from qembed.arguments import check_int
+from qembed.cli.messages import one_line
 from qembed.data import PolysemyCorpus
 from qembed.models.encoder import QuantumEncoder
 from qembed.plugins import PluginError
@@ -35,6 +37,8 @@ from qembed.training.config import ConfigError
 
 SECTIONS = ("model", "data", "optimizer", "loss", "lr_scheduler", "quantum", "training")
 REQUIRED_SECTIONS = ("model", "optimizer")
+#: sections that may be a bare name: ``optimizer = "adamw"`` is ``[optimizer] name = "adamw"``
+NAMED_SECTIONS = ("model", "optimizer", "loss", "lr_scheduler")
 #: the ready models, each with the ``PolysemyCorpus`` method that makes its loaders
 MODELS = {"QuantumClassifier": "loaders", "QuantumMaskedLM": "mlm_loaders"}
 CORPORA = ("polysemy",)
@@ -49,12 +53,6 @@ LOG_DIR_FIELDS = ("name", "timestamp")
 
 class RunConfigError(ConfigError):
     """A run config that cannot be read or used; the message names the file and section."""
-
-
-def one_line(err: BaseException) -> str:
-    """An exception's message on one line (a plain ``KeyError`` without its quotes)."""
-    text = str(err.args[0]) if type(err) is KeyError and err.args else str(err)
-    return "; ".join(line.strip() for line in text.splitlines() if line.strip()) or type(err).__name__
 
 
 @contextmanager
@@ -92,10 +90,17 @@ def _optional_string(instance: Any, attribute: attrs.Attribute, value: Any) -> N
 def _log_dir_template(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"log_dir must be a folder path, got {value!r}")
-    for _, field, _, _ in Formatter().parse(value):
-        if field is not None and field not in LOG_DIR_FIELDS:
+    try:
+        fields = [(field, spec, conversion) for _, field, spec, conversion in Formatter().parse(value)
+                  if field is not None]
+    except ValueError as err:  # a lone brace
+        raise ConfigError(f"log_dir {value!r}: {err} (double a brace to write it literally)") from None
+    for field, spec, conversion in fields:
+        if field not in LOG_DIR_FIELDS:
             raise ConfigError(f"log_dir uses {{{field}}}; it may use {{name}} and {{timestamp}} "
                               "(double a brace to write it literally)")
+        if spec or conversion:
+            raise ConfigError(f"log_dir {value!r}: write {{{field}}} plainly, without !conversion or :format")
 
 
 @attrs.frozen(kw_only=True)
@@ -150,9 +155,19 @@ class RunConfig:
     quantum: QuantumTrainingConfig
     training: TrainingSection
 
-    def run_dir(self, timestamp: str) -> Path:
-        """The run folder ``[training] log_dir`` names for a run started at ``timestamp``."""
-        return Path(self.training.log_dir.format(name=self.name, timestamp=timestamp))
+    def new_run_dir(self, timestamp: str) -> Path:
+        """The run folder ``[training] log_dir`` names for a new run started at ``timestamp``.
+        With ``{timestamp}`` in ``log_dir``, a folder that exists already (a run started in
+        the same second) gives way to ``<timestamp>-2``, ``-3``, ..."""
+        def folder(stamp: str) -> Path:
+            return Path(self.training.log_dir.format(name=self.name, timestamp=stamp))
+
+        uses_timestamp = any(field == "timestamp" for _, field, _, _ in Formatter().parse(self.training.log_dir))
+        run_dir, count = folder(timestamp), 1
+        while uses_timestamp and run_dir.exists():
+            count += 1
+            run_dir = folder(f"{timestamp}-{count}")
+        return run_dir
 
     def to_dict(self, run_dir: Path) -> dict[str, Any]:
         """The resolved config, defaults filled in and ``log_dir`` set to ``run_dir``: a
@@ -237,12 +252,17 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def _override(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
-    """Set ``raw[section][key]...`` from a dotted ``section.key`` path."""
+    """Set ``raw[section][key]...`` from a dotted ``section.key`` path. A component given
+    by its name alone (a named section, a ``[quantum]`` key) takes options the same way:
+    ``optimizer.lr`` on ``optimizer = "adamw"`` gives ``{name = "adamw", lr = ...}``."""
     *parents, last = key.split(".")
     if not parents or not all(key.split(".")):
         raise RunConfigError(f"override {key!r} must look like SECTION.KEY, e.g. training.epochs")
     table = raw
     for depth, part in enumerate(parents):
+        names_component = part in NAMED_SECTIONS if depth == 0 else depth == 1 and parents[0] == "quantum"
+        if names_component and isinstance(table.get(part), str):
+            table[part] = {"name": table[part]}
         table = table.setdefault(part, {})
         if not isinstance(table, dict):
             where = ".".join(parents[: depth + 1])
@@ -274,7 +294,7 @@ def load_run_config(path: str | os.PathLike, overrides: Mapping[str, Any] | None
     data_table = _table(source, raw, "data")
     if "module" in data_table and "corpus" in data_table:
         raise RunConfigError(f"{source}: [data] give either corpus or module, not both")
-    model = _model(source, _table(source, raw, "model", shorthand=True), with_corpus="module" not in data_table)
+    model = _model(source, _table(source, raw, "model"), with_corpus="module" not in data_table)
     quantum_table = _table(source, raw, "quantum", known=[f.name for f in attrs.fields(QuantumTrainingConfig)])
     with blame(source, "quantum"):
         quantum = QuantumTrainingConfig.from_value(quantum_table)
@@ -285,12 +305,11 @@ def load_run_config(path: str | os.PathLike, overrides: Mapping[str, Any] | None
     )
 
 
-def _table(source: str, raw: dict[str, Any], section: str, *, known: list[str] | None = None,
-           shorthand: bool = False) -> dict[str, Any]:
-    """A copy of ``raw[section]`` (``{}`` when absent); with ``shorthand`` a bare string
-    is a name. Keys outside ``known`` are an error."""
+def _table(source: str, raw: dict[str, Any], section: str, *, known: list[str] | None = None) -> dict[str, Any]:
+    """A copy of ``raw[section]`` (``{}`` when absent; a bare string is the name of a
+    :data:`NAMED_SECTIONS` section). Keys outside ``known`` are an error."""
     value = raw.get(section, {})
-    if shorthand and isinstance(value, str):
+    if section in NAMED_SECTIONS and isinstance(value, str):
         value = {"name": value}
     if not isinstance(value, dict):
         raise RunConfigError(f"{source}: [{section}] must be a table, got {value!r}")
@@ -356,23 +375,58 @@ def _component(source: str, raw: dict[str, Any], section: str) -> dict[str, Any]
     """A ``{"name": ..., **options}`` spec; the registry checks name and options when built."""
     if section not in raw:
         return None
-    table = _table(source, raw, section, shorthand=True)
+    table = _table(source, raw, section)
     if not isinstance(table.get("name"), str):
+        given = f", got {table['name']!r}" if "name" in table else ""
         raise RunConfigError(f"{source}: [{section}] needs name = a registered {section} name "
-                             "(`qembed plugins` lists them)")
+                             f"(`qembed plugins` lists them){given}")
     return table
 
 
 def _lr_scheduler(source: str, raw: dict[str, Any]) -> dict[str, Any] | None:
     if "lr_scheduler" not in raw:
         return None
-    table = _table(source, raw, "lr_scheduler", shorthand=True)
+    table = _table(source, raw, "lr_scheduler")
     name = table.get("name")
     if name not in LR_SCHEDULERS:
         hint = did_you_mean(name, LR_SCHEDULERS) if isinstance(name, str) else ""
         given = f"unknown LR scheduler {name!r}{hint}" if name is not None else "needs name"
         raise RunConfigError(f"{source}: [lr_scheduler] {given}; torch.optim.lr_scheduler classes: "
                              f"{', '.join(LR_SCHEDULERS)}")
-    check_keys(source, "lr_scheduler", table,
-                ["name", *_parameters(getattr(lr_scheduler, name), skip=("optimizer",))])
+    parameters = _parameters(getattr(lr_scheduler, name), skip=("optimizer",))
+    check_keys(source, "lr_scheduler", table, ["name", *parameters])
+    for key, value in table.items():
+        if key != "name" and not _fits(value, parameters[key].annotation):
+            raise RunConfigError(f"{source}: [lr_scheduler] {name} {key} must be {parameters[key].annotation}, "
+                                 f"got {value!r}")
     return table
+
+
+#: what a plain type name in a torch annotation accepts
+_PLAIN_TYPES: dict[str, Callable[[Any], bool]] = {
+    "None": lambda value: value is None,
+    "bool": lambda value: isinstance(value, bool),
+    "int": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "float": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+}
+
+
+def _fits(value: Any, annotation: Any) -> bool:
+    """Whether ``value`` fits an ``lr_scheduler`` argument's annotation, a string such as
+    ``'int'``, ``'float | list[float]'`` or ``"Literal['cos', 'linear']"``: torch takes
+    a value of the wrong type silently and fails at the first step, after files are written."""
+    if not isinstance(annotation, str):
+        return True  # not annotated: torch checks it
+    return any(_fits_option(value, option) for option in annotation.split(" | "))
+
+
+def _fits_option(value: Any, option: str) -> bool:
+    if option in _PLAIN_TYPES:
+        return _PLAIN_TYPES[option](value)
+    if option.startswith("Literal["):
+        return value in ast.literal_eval(f"({option.removeprefix('Literal[')[:-1]},)")
+    if option.startswith(("list[", "Iterable[")):
+        item = option.partition("[")[2][:-1]
+        return isinstance(value, list) and all(_fits(element, item) for element in value)
+    return not option.startswith("Callable[")  # a config holds no function; any other type torch checks
+

@@ -68,24 +68,33 @@ class PreparedRun:
 
 class _ConfigRecord:
     """Writes the resolved config into the run folder when training starts: after a
-    resumed checkpoint was checked, so a failed start leaves no file behind."""
+    resumed checkpoint was checked, so a failed start leaves no file behind. A new run
+    creates the file exclusively, before any other file: a run that took the folder since
+    it was checked (one started in the same second) stops this one instead of sharing it."""
 
-    def __init__(self, resolved: dict[str, Any], run_dir: Path) -> None:
+    def __init__(self, resolved: dict[str, Any], run_dir: Path, *, new_run: bool) -> None:
         self.resolved = resolved
         self.run_dir = run_dir
+        self.new_run = new_run
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     def qembed_on_train_start(self, trainer: QuantumTrainer) -> None:
-        if trainer.is_main_process:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.resolved, sort_keys=False))
+        if not trainer.is_main_process:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with (self.run_dir / "config.yaml").open("x" if self.new_run else "w") as file:
+                yaml.safe_dump(self.resolved, file, sort_keys=False)
+        except FileExistsError:
+            raise RunConfigError(f"the run folder {str(self.run_dir)!r} was taken by another run that started at "
+                                 "the same time; start this one again") from None
 
 
 def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequence[Any] = ()) -> PreparedRun:
     """Build the run ``config`` describes; ``resume``: a checkpoint or a run folder to
     continue. ``hooks``: plugin objects for this run's trainer (e.g. a console printer)."""
     timestamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir, checkpoint = resume_target(resume, config, timestamp) if resume else (config.run_dir(timestamp), None)
+    run_dir, checkpoint = resume_target(resume, config, timestamp) if resume else (config.new_run_dir(timestamp), None)
     continues_run_dir = checkpoint is not None and checkpoint.is_relative_to(run_dir)
     if not continues_run_dir and run_dir.is_dir() and any(run_dir.iterdir()):
         raise RunConfigError(f"{config.source}: [training] log_dir {str(run_dir)!r} already holds files; continue "
@@ -93,7 +102,12 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
     seed_everything(config.training.seed)
     data = build_data(config)
     model = build_model(config, data.sizes)
-    trainer = build_trainer(config, model, run_dir, [_ConfigRecord(config.to_dict(run_dir), run_dir), *hooks])
+    record = _ConfigRecord(config.to_dict(run_dir), run_dir, new_run=not continues_run_dir)
+    trainer = build_trainer(config, model, run_dir, [record, *hooks])
+    if trainer.distributed is not None:  # each rank read its own clock: all write where rank 0 does
+        shared = [run_dir]
+        torch.distributed.broadcast_object_list(shared, src=0, device=trainer.device)
+        run_dir = trainer.log_dir = shared[0]
     return PreparedRun(config, trainer, data, run_dir, checkpoint)
 
 
@@ -111,7 +125,7 @@ def resume_target(path: Path, config: RunConfig, timestamp: str) -> tuple[Path, 
         raise RunConfigError(f"--resume {path}: no such checkpoint file or run folder")
     if path.parent.name == CHECKPOINTS:
         return path.parent.parent, path
-    return config.run_dir(timestamp), path
+    return config.new_run_dir(timestamp), path
 
 
 def build_data(config: RunConfig) -> Data:
@@ -139,7 +153,7 @@ def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Seq
     """The optimizer, loss and LR scheduler by name, then the trainer over ``model``."""
     source = config.source
     with blame(source, "training"):
-        device = resolve_device(config.training.device)
+        resolve_device(config.training.device)  # checked here; the trainer picks the device for each torchrun rank
     with blame(source, "optimizer"):
         optimizer = plugins.create("optimizers", config.optimizer, model.parameters())
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -154,7 +168,7 @@ def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Seq
         with blame(source, "lr_scheduler"):
             scheduler = getattr(torch.optim.lr_scheduler, name)(optimizer, **options)
     with blame(source, "quantum"):
-        return QuantumTrainer(model, optimizer, loss, config.quantum, device=device, log_dir=run_dir,
+        return QuantumTrainer(model, optimizer, loss, config.quantum, device=config.training.device, log_dir=run_dir,
                               plugins=hooks, progress_bar=config.training.progress_bar,
                               seed=config.training.seed, lr_scheduler=scheduler)
 

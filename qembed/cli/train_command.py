@@ -13,9 +13,12 @@ import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qembed import hookimpl
+
+if TYPE_CHECKING:  # imported when a run is built: the command line starts without torch
+    from qembed.cli.run_setup import PreparedRun
 
 EPILOG = """examples:
   qembed train examples/configs/polysemy.toml
@@ -85,18 +88,28 @@ def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = 
         print(f"# {config.source}: checked and built; a run would write to {prepared.run_dir}")
         return 0
     run_dir, epochs = prepared.run_dir, config.training.epochs
-    if prepared.resume_from is None:
+    reports = prepared.trainer.is_main_process  # in a torchrun job rank 0 reports for every rank
+    if reports and prepared.resume_from is None:
         print(f"training {config.model.name} on {prepared.data.description} for {epochs} epochs; logs in {run_dir}")
-    else:
+    elif reports:
         print(f"continuing {prepared.resume_from} up to epoch {epochs}: {config.model.name} on "
               f"{prepared.data.description}; logs in {run_dir}")
     try:
         prepared.train()
     except KeyboardInterrupt:
-        how = f"; continue with: qembed train {run_dir / 'config.yaml'} --resume {run_dir}"
-        print(f"\ninterrupted{how if config.training.checkpoints else ''}", file=sys.stderr)
+        if reports:
+            how = f"; continue with: qembed train {run_dir / 'config.yaml'} --resume {run_dir}"
+            print(f"\ninterrupted{how if config.training.checkpoints else ''}", file=sys.stderr)
         return 130
-    if table.rows_printed == 0:
+    if reports:
+        _print_summary(prepared, table.rows_printed)
+    return 0
+
+
+def _print_summary(prepared: PreparedRun, rows_printed: int) -> None:
+    """What the run wrote and how to go on with it."""
+    config, run_dir = prepared.config, prepared.run_dir
+    if rows_printed == 0:
         print(f"the run already has {prepared.trainer.epoch} epochs; raise [training] epochs to train more "
               f"(e.g. --set training.epochs={prepared.trainer.epoch + 1})")
     print()
@@ -105,7 +118,6 @@ def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = 
     if config.training.checkpoints:
         print(f"resume:     qembed train {run_dir / 'config.yaml'} --resume {run_dir}")
     print(f"curves:     tensorboard --logdir {run_dir}   (or: qembed plot {run_dir})")
-    return 0
 
 
 class EpochTable:

@@ -60,6 +60,8 @@ class QuantumEncoder(nn.Module):
         eval_collapse: bool = True,
     ) -> None:
         super().__init__()
+        check_int("embedding_dim", embedding_dim, minimum=1)
+        check_int("num_heads", num_heads, minimum=1)
         if embedding_dim % num_heads:
             raise ValueError(f"embedding_dim={embedding_dim} must be divisible by num_heads={num_heads}")
         check_int("max_length", max_length, minimum=1)

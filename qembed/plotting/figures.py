@@ -31,9 +31,15 @@ def marker_for(points: int) -> str:
 
 
 def save_figure(figure: Figure, path: str | Path) -> Path:
-    """Write ``figure`` to ``path`` (format from the suffix: .png, .svg, .pdf, ...),
-    creating missing folders; returns the path."""
+    """Write ``figure`` to ``path`` (format from the suffix: .png, .svg, .pdf, ...; a
+    path without one gets ``.png``, as matplotlib does), creating missing folders;
+    returns the path written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.suffix:
+        path = path.with_name(f"{path.name}.png")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as err:  # a file stands where a folder is needed
+        raise ValueError(f"cannot write {str(path)!r}: {err.filename!r} is a file, not a folder") from None
     figure.savefig(path, dpi=DPI)
     return path

@@ -59,7 +59,9 @@ def read_history(run: str | Path) -> dict[str, list[float]]:
         raise ValueError(f"no {HISTORY_FILE} in {str(run)!r} (a trainer writes it into its log_dir)"
                          f"{_runs_inside(run)}")
     try:
-        history = json.loads(path.read_text())
+        history = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ValueError(f"cannot read {str(path)!r}: {err.strerror or err}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{str(path)!r} is not valid JSON: {err}") from None
     if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
@@ -85,8 +87,12 @@ def plot_history(history: Mapping[str, Sequence[float]], title: str = "Training 
     if not panels:
         keys = sorted({key for panel in PANELS for key, _ in panel.curves})
         raise ValueError(f"the history has no epoch to plot: it has no values for any of {', '.join(keys)}")
-    _check_numbers(history, ["epoch", *(key for panel in panels for key, _ in panel.curves)])
+    drawn = [key for panel in panels for key, _ in panel.curves]
+    _check_numbers(history, ["epoch", *drawn])
     epochs = _epochs(history)
+    for key in drawn:
+        if len(history.get(key) or ()) > len(epochs):
+            raise ValueError(f"the history's {key!r} has {len(history[key])} values but 'epoch' only {len(epochs)}")
     figure, axes = panel_grid(len(panels), panel_size=(4.6, 3.4))
     for ax, panel in zip(axes, panels):
         _draw(ax, panel, history, epochs)

@@ -45,8 +45,9 @@ def safe_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     try:
         return torch.load(target, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises UnpicklingError or RuntimeError for unsafe/foreign files
+        reason = str(err).strip() or type(err).__name__  # an empty file gives an empty message
         raise ValueError(
-            f"{str(target)!r} is not a checkpoint qembed can load safely (weights_only): {err}"
+            f"{str(target)!r} is not a checkpoint qembed can load safely (weights_only): {reason}"
         ) from err
 
 
