@@ -95,9 +95,11 @@ def ray_address():
     # trials unpickle this module's functions and plugins: send them by value, since a worker
     # finds `tests` only when pytest runs from the repository root
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("RAY_USAGE_STATS_ENABLED", "0")  # tests run offline: no usage report to Ray's server
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        yield ray.get_runtime_context().gcs_address
+        ray.shutdown()
     cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
