@@ -8,15 +8,28 @@ what was expected.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from qembed.plugins.errors import did_you_mean
 
+if TYPE_CHECKING:
+    from qembed.plugins.registry import PluginRegistry
+
 
 class ConfigError(ValueError):
     """A ``quantum_training_config`` key or value that cannot be used."""
+
+
+def create_component(registry: PluginRegistry, key: str, kind: str, spec: Any, /, *args: Any) -> Any:
+    """``registry.create(kind, spec, *args)``; an unknown name or bad option becomes a
+    :class:`ConfigError` that names the setting it came from (``key``)."""
+    try:
+        return registry.create(kind, spec, *args)
+    except (KeyError, ValueError, TypeError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise ConfigError(f"{key}: {message}") from err
 
 
 def _number(minimum: float | None = None, *, exclusive: bool = False, integer: bool = False):

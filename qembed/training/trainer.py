@@ -46,7 +46,7 @@ from qembed.training.batches import (
 from qembed.training import checkpoint, rng_state
 from qembed.training.checkpoint import RunState
 from qembed.training.checkpoint_io import atomic_save, load_model_state, load_state_dict_checked, safe_load
-from qembed.training.config import ConfigError, QuantumTrainingConfig
+from qembed.training.config import ConfigError, QuantumTrainingConfig, create_component
 from qembed.training.devices import Precision, resolve_device, to_device
 from qembed.training.distributed import Distributed, ShardSampler
 from qembed.training.errors import TrainingDivergedError
@@ -184,20 +184,12 @@ class QuantumTrainer:
     # --- construction -------------------------------------------------------------
 
     def _create(self, key: str, kind: str, spec: Any) -> Any:
-        try:
-            return self.registry.create(kind, spec)
-        except (KeyError, ValueError, TypeError) as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else err
-            raise ConfigError(f"{key}: {message}") from err
+        return create_component(self.registry, key, kind, spec)
 
     def _build_optimizer(self, optimizer: Any) -> torch.optim.Optimizer:
         if isinstance(optimizer, torch.optim.Optimizer):
             return optimizer
-        try:
-            built = self.registry.create("optimizers", optimizer, self.model.parameters())
-        except (KeyError, ValueError, TypeError) as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else err
-            raise ConfigError(f"optimizer: {message}") from err
+        built = create_component(self.registry, "optimizer", "optimizers", optimizer, self.model.parameters())
         if not isinstance(built, torch.optim.Optimizer):
             raise ConfigError(f"optimizer: {optimizer!r} built a {type(built).__name__}, not a torch Optimizer")
         return built

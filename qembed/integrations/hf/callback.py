@@ -23,7 +23,7 @@ from qembed.integrations.hf.embeddings import QUANTUM_OUTPUT_KEYS, QuantumInputE
 from qembed.nn.collapse import collapse_aware_modules
 from qembed.plugins import default_registry
 from qembed.training.batches import as_output, token_count
-from qembed.training.config import ConfigError
+from qembed.training.config import ConfigError, create_component
 from qembed.training.loss_call import LossCall, with_uncertainty_penalty
 
 #: What the quantum metrics are called in HF's logs.
@@ -42,11 +42,7 @@ class QuantumCallback(TrainerCallback):
     """
 
     def __init__(self, schedule: Any = "linear") -> None:
-        try:
-            self.schedule = default_registry().create("schedules", schedule)
-        except (KeyError, ValueError, TypeError) as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else err
-            raise ConfigError(f"schedule: {message}") from err
+        self.schedule = create_component(default_registry(), "schedule", "schedules", schedule)
         self.collapse_probability = 0.0
         self._modules: list[nn.Module] = []
         self._layers: list[QuantumInputEmbeddings] = []
@@ -119,11 +115,7 @@ def quantum_compute_loss(loss_fn: Any = "quantum", uncertainty_regularization: f
     num_items_in_batch``, as HF's own losses do: HF then neither divides by
     ``gradient_accumulation_steps`` nor lets DDP's averaging shrink it, so the gradient
     is that of the window's mean loss."""
-    try:
-        loss = default_registry().create("losses", loss_fn)
-    except (KeyError, ValueError, TypeError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        raise ConfigError(f"loss_fn: {message}") from err
+    loss = create_component(default_registry(), "loss_fn", "losses", loss_fn)
     if isinstance(uncertainty_regularization, bool) or not isinstance(uncertainty_regularization, (int, float)) \
             or uncertainty_regularization < 0:
         raise ConfigError(f"uncertainty_regularization must be a number >= 0, got {uncertainty_regularization!r}")
