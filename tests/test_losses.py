@@ -20,6 +20,7 @@ from qembed.testing import check_loss
 from qembed.testing.losses import loss_inputs
 from qembed.training.loss_terms import LossTerms
 from qembed.training.losses import EntanglementLoss, QuantumLoss, UncertaintyLoss
+from tests.seed import snippets
 
 QUANTUM_SPECS = [
     {"name": "quantum"},
@@ -348,19 +349,13 @@ class MisreportingLoss(QuantumLoss):
         return LossTerms(terms.task - 1.0, terms.task, torch.tensor(-1.0))
 
 
-class QuantumAwareLoss(nn.Module):
-    """The specification's custom loss, as written (class-level only)."""
-
-    def __init__(self, base_loss, uncertainty_weight=0.1):
-        super().__init__()
-        self.base_loss = base_loss
-        self.uncertainty_weight = uncertainty_weight
-
-    def forward(self, outputs, labels, uncertainty=None):
-        task_loss = self.base_loss(outputs.logits, labels)
-        if uncertainty is not None:
-            return task_loss + self.uncertainty_weight * uncertainty.mean()
-        return task_loss
+def seed_quantum_aware_loss() -> type[nn.Module]:
+    """The specification's custom loss class (class-level only), from its snippet as
+    written; the snippet's lines that build a trainer with it are left out."""
+    definition = snippets.CUSTOM_LOSS.split("# Use custom loss")[0]
+    namespace = {"nn": nn}
+    exec(compile(definition, "<seed snippet: custom loss>", "exec"), namespace)
+    return namespace["QuantumAwareLoss"]
 
 
 @pytest.mark.parametrize("broken", [NaiveSoftmaxLoss, OrderDependentLoss, MisreportingLoss])
@@ -370,4 +365,4 @@ def test_check_loss_fails_for_a_broken_loss(broken):
 
 
 def test_check_loss_passes_the_specifications_custom_loss_on_class_level_outputs():
-    check_loss(QuantumAwareLoss, max_examples=30, token_level=False, base_loss=CrossEntropyLoss())
+    check_loss(seed_quantum_aware_loss(), max_examples=30, token_level=False, base_loss=CrossEntropyLoss())
