@@ -1,6 +1,8 @@
 # Two commands from a fresh clone: `make demo` and `make test`.
 # Each creates .venv, installs qembed with its dev extra and the integrations' extras
 # (hf, lightning, ray: their tests are part of `make test`), then does its job.
+# `make test` also needs WordNet 3.0 (qembed.data.WordNetSenseCorpus): Debian's wordnet-base,
+# installed here when missing and run as root.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,21 +13,33 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install wordnet clean
 
 demo: $(INSTALLED)
 	$(BIN)/qembed demo
 
-test: $(INSTALLED)
+test: $(INSTALLED) wordnet
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-install: $(INSTALLED)
+install: $(INSTALLED) wordnet
 
 $(INSTALLED): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,hf,lightning,ray]"
 	touch $@
+
+# WordNetSenseCorpus reads QEMBED_WORDNET_DIR when set, else /usr/share/wordnet.
+wordnet:
+	@if [ -n "$$QEMBED_WORDNET_DIR" ]; then \
+		[ -f "$$QEMBED_WORDNET_DIR/data.noun" ] || echo "QEMBED_WORDNET_DIR=$$QEMBED_WORDNET_DIR has no data.noun: point it at a WordNet 3.0 dict directory" >&2; \
+	elif [ -f /usr/share/wordnet/data.noun ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base; \
+	else \
+		echo "WordNet 3.0 is missing (/usr/share/wordnet/data.noun): run 'sudo apt-get install wordnet-base'" \
+			"or set QEMBED_WORDNET_DIR to a WordNet dict directory" >&2; \
+	fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis runs

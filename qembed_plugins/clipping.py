@@ -38,6 +38,15 @@ def _positive_field(default: float) -> Any:
     return attrs.field(default=default, validator=_positive)
 
 
+#: What :class:`GlobalNormClipping` clips: every gradient, or only one part.
+PARTS = ("all", "quantum", "classical")
+
+
+def _part(instance: object, attribute: attrs.Attribute, value: str) -> None:
+    if not isinstance(value, str) or value not in PARTS:
+        raise ValueError(f"{attribute.name} must be one of {', '.join(map(repr, PARTS))}, got {value!r}")
+
+
 def _split_parameters(param_groups: Iterable[Any]) -> tuple[list[Tensor], list[Tensor]]:
     """The ``(quantum, classical)`` parameters that have a gradient, from parameter
     groups (dicts with ``"params"``) or plain parameters."""
@@ -86,17 +95,22 @@ class NoClipping:
 
 @attrs.frozen
 class GlobalNormClipping:
-    """One norm over all gradients, scaled down to at most ``max_norm`` (like
-    ``torch.nn.utils.clip_grad_norm_``)."""
+    """One norm over the gradients of ``parameters``, scaled down to at most
+    ``max_norm`` (like ``torch.nn.utils.clip_grad_norm_``): ``"all"`` (the default),
+    ``"quantum"`` (those with a role; the classical gradients are left as they are) or
+    ``"classical"``. The norms of every part are reported, clipped or not."""
 
     max_norm: float = _positive_field(1.0)
     norm_type: float = _positive_field(2.0)
+    parameters: str = attrs.field(default="all", validator=_part)
 
     def __call__(self, param_groups: Iterable[Any]) -> Norms:
         quantum, classical = _split_parameters(param_groups)
         norms = _gradient_norms(quantum, classical, self.norm_type)
-        if norms:
-            _clip_to_norm_(quantum + classical, norms["grad_norm"], self.max_norm)
+        chosen, key = {"all": (quantum + classical, "grad_norm"), "quantum": (quantum, "grad_norm/quantum"),
+                       "classical": (classical, "grad_norm/classical")}[self.parameters]
+        if chosen:
+            _clip_to_norm_(chosen, norms[key], self.max_norm)
         return norms
 
 

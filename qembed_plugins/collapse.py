@@ -24,11 +24,13 @@ def _positive_number(name: str, value: float) -> float:
 
 
 class ContextAwareCollapse(CollapseStrategy):
-    """Choose the sense that best agrees with the token's context.
+    """Choose the sense that best fits the token's context.
 
-    Scores are ``log p_k + agreement_k`` (agreement of sense k with the context
-    vector of the surrounding real tokens); the highest wins. The gradient flows
-    through ``softmax(scores / temperature)``.
+    In a contextual ``QuantumEmbeddings`` (the default) the context is already in the
+    sense probabilities, so the choice is the most probable sense in context. For a
+    context-free layer (``contextual=False``) the scores are ``log p_k + agreement_k``,
+    the agreement of sense k with the context vector of the surrounding real tokens.
+    The highest wins; the gradient flows through ``softmax(scores / temperature)``.
     """
 
     uses_context = True
@@ -38,9 +40,9 @@ class ContextAwareCollapse(CollapseStrategy):
         self.temperature = _positive_number("temperature", temperature)
 
     def forward(self, probabilities: Tensor, agreement: Tensor | None, attention_mask: Tensor) -> Tensor:
-        if agreement is None:
-            raise ValueError("context_aware collapse needs the context agreement scores")
-        scores = probabilities.clamp_min(_TINY).log() + agreement
+        scores = probabilities.clamp_min(_TINY).log()
+        if agreement is not None:
+            scores = scores + agreement
         return straight_through(one_hot_argmax(scores), torch.softmax(scores / self.temperature, dim=-1))
 
     def extra_repr(self) -> str:

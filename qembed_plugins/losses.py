@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from qembed import hookimpl, plugins
+from qembed.nn.entanglement import pair_summary
 from qembed.nn.measures import masked_mean, predictive_entropy
 from qembed.plugins.errors import did_you_mean
 from qembed.training.loss_terms import LossTerms
@@ -109,16 +110,54 @@ def _flat_logits_and_labels(outputs: Any, labels: Tensor) -> tuple[Tensor, Tenso
     return logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1)
 
 
-def _entanglement_values(outputs: Any) -> tuple[Tensor, Tensor | None] | None:
-    """Per-pair entanglement and its real-pair mask, flattened; else the per-example
-    ``entanglement`` (no mask); ``None`` when the output has neither."""
+class _EntanglementValues(NamedTuple):
+    """Entanglement values, flattened, and how many pairs each stands for: ``weights``
+    is the real-pair mask (``None``: every value counts once) or, for the per-token
+    summary of a memory-efficient layer, each token's number of partners, with
+    ``squares`` the mean square over those pairs (``None``: the values stand for one
+    pair each)."""
+
+    values: Tensor
+    weights: Tensor | None
+    squares: Tensor | None = None
+
+    def mean(self) -> Tensor:
+        """The mean over pairs: exactly dense mode's for a memory-efficient summary."""
+        return _weighted_mean(self.values, self.weights)
+
+    def mean_squared_distance(self, target: float) -> Tensor:
+        """The mean over pairs of ``(E - target)^2``."""
+        if self.squares is None:
+            return _weighted_mean((self.values - target).square(), self.weights)
+        per_token = (self.squares - 2.0 * target * self.values + target * target).clamp_min(0.0)
+        return _weighted_mean(per_token, self.weights)
+
+
+def _weighted_mean(values: Tensor, weights: Tensor | None) -> Tensor:
+    """``masked_mean`` for a mask; for counts, the count-weighted mean (0 with none)."""
+    if weights is None or weights.dtype == torch.bool:
+        return masked_mean(values, weights)
+    weights = weights.float()
+    total = torch.where(weights > 0, values * weights, torch.zeros_like(values)).sum()
+    return total / weights.sum().clamp_min(1)
+
+
+def _entanglement_values(outputs: Any) -> _EntanglementValues | None:
+    """Per-pair entanglement and its real-pair mask, flattened (a memory-efficient
+    layer's per-token summary, weighted by each token's number of partners); else the
+    per-example ``entanglement`` (no mask); ``None`` when the output has neither."""
     pairs = _field(outputs, "pair_entanglement")
     if pairs is not None:
         mask = _field(outputs, "pair_mask")
-        return pairs.float().reshape(-1), None if mask is None else mask.reshape(-1)
+        attention = _field(outputs, "attention_mask")
+        summary = None if mask is None or attention is None else pair_summary(pairs, mask, attention.shape[-1])
+        if summary is not None:
+            means, squares, counts = summary
+            return _EntanglementValues(means.float().reshape(-1), counts.reshape(-1), squares.float().reshape(-1))
+        return _EntanglementValues(pairs.float().reshape(-1), None if mask is None else mask.reshape(-1))
     per_example = _field(outputs, "entanglement")
     if per_example is not None:
-        return per_example.float().reshape(-1), None
+        return _EntanglementValues(per_example.float().reshape(-1), None)
     return None
 
 
@@ -208,7 +247,8 @@ class _RegularizedLoss(nn.Module):
 class QuantumLoss(_RegularizedLoss):
     """Task loss regularised by the model's own quantum measures.
 
-    ``uncertainty_weight * mean(uncertainty)`` pushes tokens to commit to a sense;
+    ``uncertainty_weight * mean(uncertainty)`` sharpens predictions (the model's
+    predictive uncertainty);
     ``entanglement_weight * E`` (mean entanglement over real pairs) keeps coupling
     sparse; ``superposition_weight * mean(superposition)`` penalises coherence.
     """
@@ -235,7 +275,7 @@ class QuantumLoss(_RegularizedLoss):
     def _term(self, name: str, outputs: Any, logits: Tensor, labels: Tensor) -> Tensor | None:
         if name == "entanglement":
             values = _entanglement_values(outputs)
-            return None if values is None else masked_mean(*values)
+            return None if values is None else values.mean()
         return _field_mean(outputs, name)
 
 
@@ -323,12 +363,11 @@ class EntanglementLoss(_RegularizedLoss):
         values = _entanglement_values(outputs)
         if values is None:
             return None
-        entanglement, mask = values
         if self.entanglement_type == "bell_state":
-            return masked_mean(1.0 - entanglement, mask)
+            return _weighted_mean(1.0 - values.values, values.weights)
         if self.entanglement_type == "product":
-            return masked_mean(entanglement, mask)
-        return masked_mean((entanglement - self.target).square(), mask)
+            return values.mean()
+        return values.mean_squared_distance(self.target)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, entanglement_type={self.entanglement_type!r}, target={self.target}"

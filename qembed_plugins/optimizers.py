@@ -115,48 +115,74 @@ class EntanglementOptimizer(torch.optim.AdamW):
 
 
 class UncertaintyOptimizer(torch.optim.AdamW):
-    """AdamW whose steps shrink while the model is uncertain.
+    """AdamW whose steps shrink on batches more uncertain than the model has lately been.
 
     The trainer reports each batch's uncertainty ``u`` in [0, 1] with
-    :meth:`observe_uncertainty`; every later step's parameter change is multiplied by
-    ``s(u) = 1`` if ``u <= uncertainty_threshold``, else
-    ``max(min_scale, (1 - u) / (1 - uncertainty_threshold))``, so no step is ever
-    larger than AdamW's at ``lr``. Before any observation ``s = 1``. Parameters are
-    grouped into ``"classical"`` and ``"quantum"``, both at ``lr``. The last observed
-    uncertainty is part of :meth:`state_dict`, so a resumed run behaves the same.
+    :meth:`observe_uncertainty`. The optimizer keeps a running mean ``m`` of the
+    observations (an exponential moving average with factor ``uncertainty_momentum``,
+    updated after each step, started at the first observation) and multiplies every
+    step's parameter change by
+
+        ``s = clamp(r / u, min_scale, 1)`` with the reference ``r = max(m, uncertainty_threshold)``,
+
+    where ``m`` is the running mean *before* this step's observation: a batch no more
+    uncertain than the reference (or than ``uncertainty_threshold``) gets AdamW's step; one
+    more uncertain gets a step shrunk in proportion, ``r / u``. So a constant or falling
+    uncertainty, whatever its level, gets AdamW's steps (``s = 1``); ``s`` is never below
+    ``max(min_scale, uncertainty_threshold)`` (0.5 with the defaults: steps never stall);
+    and no step is larger than AdamW's at ``lr``. Before any observation ``s = 1``.
+    Parameters are grouped into ``"classical"`` and ``"quantum"``, both at ``lr``. The
+    last observation and the running mean are part of :meth:`state_dict`, so a resumed
+    run behaves the same.
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, uncertainty_threshold: float = 0.5,
-                 min_scale: float = 0.1, **adamw_options: Any) -> None:
+                 min_scale: float = 0.1, uncertainty_momentum: float = 0.9, **adamw_options: Any) -> None:
         _check_positive("lr", lr)
         if isinstance(uncertainty_threshold, bool) or not isinstance(uncertainty_threshold, (int, float)) \
                 or not 0.0 <= uncertainty_threshold < 1.0:
             raise ValueError(f"uncertainty_threshold must be in [0, 1), got {uncertainty_threshold!r}")
         if isinstance(min_scale, bool) or not isinstance(min_scale, (int, float)) or not 0.0 < min_scale <= 1.0:
             raise ValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
-        _check_adamw_options(type(self).__name__, ("lr", "uncertainty_threshold", "min_scale"), adamw_options)
+        if isinstance(uncertainty_momentum, bool) or not isinstance(uncertainty_momentum, (int, float)) \
+                or not 0.0 <= uncertainty_momentum < 1.0:
+            raise ValueError(f"uncertainty_momentum must be in [0, 1), got {uncertainty_momentum!r}")
+        _check_adamw_options(type(self).__name__,
+                             ("lr", "uncertainty_threshold", "min_scale", "uncertainty_momentum"), adamw_options)
         groups = _role_groups(params, _quantum_or_classical, {"classical": lr, "quantum": lr})
         super().__init__(groups, lr=lr, **adamw_options)
         self.uncertainty_threshold = float(uncertainty_threshold)
         self.min_scale = float(min_scale)
+        self.uncertainty_momentum = float(uncertainty_momentum)
         self._uncertainty: Tensor | None = None
+        self._running_mean: Tensor | None = None
 
     def observe_uncertainty(self, uncertainty: Tensor | float) -> None:
         """Record the current batch uncertainty: a 0-dim tensor in [0, 1], best on the
-        parameters' device (it is kept as is: no host-device synchronisation)."""
+        parameters' device (it is kept as is: no host-device synchronisation). The
+        last observation before a step is the one that step uses."""
         if not isinstance(uncertainty, Tensor):
             uncertainty = torch.tensor(float(uncertainty), device=self.param_groups[0]["params"][0].device)
         if uncertainty.dim() != 0:
             raise ValueError(f"uncertainty must be a 0-dim tensor, got shape {tuple(uncertainty.shape)}")
-        self._uncertainty = uncertainty.detach()
+        self._uncertainty = uncertainty.detach().float()
+        if self._running_mean is None:
+            self._running_mean = self._uncertainty.clone()
+
+    @property
+    def running_uncertainty(self) -> Tensor | None:
+        """The running mean ``m`` of the observed uncertainty (a 0-dim tensor), or ``None``."""
+        return self._running_mean
 
     def update_scale(self) -> Tensor | None:
-        """The factor ``s(u)`` the next step applies (a 0-dim tensor), or ``None``
+        """The factor ``s`` the next step applies (a 0-dim float32 tensor), or ``None``
         (meaning 1) before any uncertainty was observed."""
-        if self._uncertainty is None:
+        if self._uncertainty is None or self._running_mean is None:
             return None
-        u = self._uncertainty.float()
-        return ((1.0 - u) / (1.0 - self.uncertainty_threshold)).clamp(self.min_scale, 1.0)
+        u = self._uncertainty
+        reference = self._running_mean.to(u.device).clamp_min(self.uncertainty_threshold)
+        shrunk = reference / u  # used only where u > reference >= 0: finite
+        return torch.where(u <= reference, torch.ones_like(u), shrunk).clamp(self.min_scale, 1.0)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
@@ -173,19 +199,26 @@ class UncertaintyOptimizer(torch.optim.AdamW):
             torch._foreach_sub_(params, before[device])  # the AdamW change ...
             torch._foreach_mul_(params, scale.to(device))  # ... times s ...
             torch._foreach_add_(params, before[device])  # ... from where the step began
+        self._running_mean = torch.lerp(self._running_mean.to(self._uncertainty.device), self._uncertainty,
+                                        1.0 - self.uncertainty_momentum)
         return loss
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["observed_uncertainty"] = self._uncertainty
+        state["running_uncertainty"] = self._running_mean
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         state_dict = dict(state_dict)
         uncertainty = state_dict.pop("observed_uncertainty", None)
+        running = state_dict.pop("running_uncertainty", None)
         super().load_state_dict(state_dict)
         device = self.param_groups[0]["params"][0].device
         self._uncertainty = None if uncertainty is None else uncertainty.to(device)
+        if running is None and uncertainty is not None:  # a checkpoint from before the running mean
+            running = uncertainty
+        self._running_mean = None if running is None else running.to(device)
 
 
 @hookimpl

@@ -3,7 +3,7 @@
 Active for a trainer with a ``log_dir``. Tags:
 
 - ``train/<metric>`` every ``log_every_n_steps`` optimizer steps (loss, quantum_loss,
-  uncertainty, entanglement_strength, superposition_coherence, collapse_probability,
+  uncertainty, sense_entropy, entanglement_strength, superposition_coherence, collapse_probability,
   lr, grad_norm...), at the global step;
 - ``val/<metric>`` after every validation, at the global step;
 - ``epoch/<metric>`` once per epoch, at the epoch number, with histograms

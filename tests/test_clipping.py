@@ -61,6 +61,25 @@ def test_global_norm_bounds_the_total_norm_and_keeps_the_direction(specs, max_no
         torch.testing.assert_close(p.grad.double(), grad * factor, rtol=TOL, atol=1e-30)
 
 
+@given(specs=parameter_specs, max_norm=max_norms, part=st.sampled_from(["quantum", "classical"]))
+def test_global_norm_of_one_part_bounds_that_part_and_leaves_the_other_untouched(specs, max_norm, part):
+    groups = build_param_groups(specs)
+    params = with_gradients(groups)
+    before = {id(p): p.grad.clone() for p in params}
+    norms = clipping("global_norm", max_norm=max_norm, parameters=part)(groups)
+    chosen = [p for p in params if (role_of(p) is not None) == (part == "quantum")]
+    total = norm64([before[id(p)] for p in chosen])
+    assert norm64([p.grad for p in chosen]) <= max_norm * (1 + TOL)
+    factor = min(1.0, max_norm / total) if total > 0 else 1.0
+    for p in params:
+        if any(p is c for c in chosen):
+            torch.testing.assert_close(p.grad.double(), before[id(p)].double() * factor, rtol=TOL, atol=1e-30)
+        else:
+            assert torch.equal(p.grad, before[id(p)])  # the other part is never touched
+    if chosen:
+        assert float(norms[f"grad_norm/{part}"]) == pytest.approx(total, rel=TOL, abs=1e-30)
+
+
 @given(specs=parameter_specs, quantum_max_norm=max_norms, classical_max_norm=max_norms)
 def test_separate_bounds_each_part_by_its_own_max(specs, quantum_max_norm, classical_max_norm):
     groups = build_param_groups(specs)
@@ -109,13 +128,20 @@ def test_adaptive_bounds_every_units_gradient_to_weight_ratio(specs, factor, eps
             torch.testing.assert_close(p.grad, grad, rtol=TOL, atol=0.0)
 
 
-@given(name=st.sampled_from(NAMES[1:]), specs=parameter_specs)
-def test_reported_norms_are_the_pre_clip_norms(name, specs):
+REPORTING = [(name, {"clipping": 1e-3} if name == "adaptive" else {}) for name in NAMES[1:]] + [
+    ("global_norm", {"max_norm": 1e-3, "parameters": "quantum"}),
+    ("global_norm", {"max_norm": 1e-3, "parameters": "classical"}),
+]
+
+
+@given(strategy=st.sampled_from(REPORTING), specs=parameter_specs)
+def test_reported_norms_are_the_pre_clip_norms(strategy, specs):
+    name, options = strategy
     groups = build_param_groups(specs)
     params = with_gradients(groups)
     quantum = [p.grad.clone() for p in params if role_of(p) is not None]
     classical = [p.grad.clone() for p in params if role_of(p) is None]
-    norms = clipping(name, **({"clipping": 1e-3} if name == "adaptive" else {}))(groups)
+    norms = clipping(name, **options)(groups)
     expected = {"grad_norm/quantum": quantum, "grad_norm/classical": classical, "grad_norm": quantum + classical}
     assert set(norms) == {key for key, grads in expected.items() if grads}
     for key, value in norms.items():
@@ -146,10 +172,12 @@ def test_strategies_take_an_optimizers_param_groups_or_plain_parameters():
 # --- no host-device synchronisation ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_strategies_never_read_tensors_on_the_host(name):
+@pytest.mark.parametrize(("name", "options"), [(name, {}) for name in NAMES] + [
+    ("global_norm", {"parameters": "quantum"}),
+])
+def test_strategies_never_read_tensors_on_the_host(name, options):
     groups = build_param_groups(SOME_PARAMETERS)
-    strategy = clipping(name)
+    strategy = clipping(name, **options)
     with host_reads_refused():
         norms = strategy(groups)
     assert all(isinstance(value, torch.Tensor) for value in norms.values())
@@ -177,6 +205,8 @@ def test_strategies_never_synchronise_with_the_gpu(name):
     ("none", {}),
     ("global_norm", {}),
     ("global_norm", {"max_norm": 1e-2, "norm_type": math.inf}),
+    ("global_norm", {"max_norm": 1e-2, "parameters": "quantum"}),
+    ("global_norm", {"max_norm": 1e-2, "parameters": "classical", "norm_type": 1.0}),
     ("separate", {"quantum_max_norm": 0.5, "classical_max_norm": 5.0, "norm_type": 1.0}),
     ("value", {"clip_value": 1e-3}),
     ("adaptive", {}),
@@ -230,6 +260,8 @@ def test_the_contract_check_fails_a_broken_strategy(broken, message):
 @pytest.mark.parametrize(("name", "options", "option"), [
     ("global_norm", {"max_norm": 0.0}, "max_norm"),
     ("global_norm", {"norm_type": -2.0}, "norm_type"),
+    ("global_norm", {"parameters": "entanglement"}, "parameters"),
+    ("global_norm", {"parameters": None}, "parameters"),
     ("separate", {"quantum_max_norm": -1.0}, "quantum_max_norm"),
     ("separate", {"classical_max_norm": "big"}, "classical_max_norm"),
     ("value", {"clip_value": 0}, "clip_value"),

@@ -195,3 +195,15 @@ def test_handwritten_loop(tmp_path):
     assert 0 <= figure(r"test accuracy ([\d.]+) \(chance 0\.125\)", stdout) <= 1
     sense = figure(r"sense accuracy of context_aware collapse ([\d.]+)", stdout)
     assert 0 <= sense <= 1 and not math.isnan(sense)
+
+
+def test_ablations(tmp_path):
+    stdout = run_example("ablations.py", tmp_path, "--models", "quantum,context_free,classical").stdout
+    assert list(tmp_path.iterdir()) == []
+    lines = stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["quantum", "context_free", "classical"]
+    for line in lines:
+        assert 0 <= figure(r"accuracy ([\d.]+)", line) <= 1
+    assert "sense accuracy" in lines[0] and "sense accuracy" not in lines[2]  # the classical model has no senses
+    result = run_example("ablations.py", tmp_path, "--models", "quantm", expect_rc=2)
+    assert "unknown 'quantm'" in result.stderr

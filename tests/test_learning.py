@@ -1,5 +1,5 @@
 """End to end: QuantumClassifier learns the polysemy task with a hand-written loop,
-and context-aware collapse picks ground-truth senses better than chance."""
+and context-aware collapse picks ground-truth senses better than the most-frequent sense."""
 
 from __future__ import annotations
 
@@ -46,5 +46,4 @@ def test_classifier_learns_and_context_aware_collapse_finds_senses():
                       for b in test)
     assert correct / len(corpus.test) > 0.6  # chance is 1/8
     senses = sense_accuracy(collect_sense_choices(model, val), collect_sense_choices(model, test))
-    assert senses.accuracy > 1 / 4 + 0.15
-    assert senses.accuracy > senses.baseline
+    assert senses.accuracy > senses.baseline + 0.1  # the fair baseline: a collapse that ignores context

@@ -14,7 +14,8 @@ from torch.nn import CrossEntropyLoss
 import qembed_plugins.losses
 from qembed import plugins
 from qembed.models import QuantumClassifier, QuantumMaskedLM
-from qembed.nn import QuantumOutput, set_collapse_probability
+from qembed.nn import EntanglementLayer, QuantumOutput, set_collapse_probability
+from qembed.nn.measures import masked_mean
 from qembed.plugins import ComponentOptionError
 from qembed.testing import check_loss
 from qembed.testing.losses import loss_inputs
@@ -255,6 +256,82 @@ def test_seed_losses_train_a_masked_lm_on_token_level_labels():
     labels = torch.where(torch.rand(3, 8) < 0.3, input_ids, torch.full_like(input_ids, -100))
     labels[0, 0] = input_ids[0, 0]
     assert_trains(model, input_ids, labels)
+
+
+# --- memory-efficient entanglement: the same objective as dense ----------------------------
+
+ENTANGLEMENT_LOSS_SPECS = [
+    {"name": "quantum", "uncertainty_weight": 0.0, "entanglement_weight": 1.0},
+    {"name": "entanglement", "entanglement_type": "bell_state", "entanglement_weight": 1.0},
+    {"name": "entanglement", "entanglement_type": "product", "entanglement_weight": 1.0},
+    {"name": "entanglement", "entanglement_type": "target", "target": 0.3, "entanglement_weight": 1.0},
+    {"name": "entanglement", "entanglement_type": "target", "target": 1.0, "entanglement_weight": 1.0},
+]
+
+
+def layer_loss(layer: EntanglementLayer, spec: dict, hidden: torch.Tensor, amplitudes: torch.Tensor,
+               mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss, per-example entanglement, and the gradients of the input and of every
+    parameter, for the outputs a model with ``layer`` gives (the encoder's fields)."""
+    layer.zero_grad()
+    hidden = hidden.detach().clone().requires_grad_()
+    out = layer(hidden, amplitudes, mask)
+    logits = out.hidden_states.mean(1)[:, :3]
+    per_example = masked_mean(out.entanglement, out.pair_mask, dim=(-2, -1))
+    outputs = QuantumOutput(logits=logits, entanglement=per_example, pair_entanglement=out.entanglement,
+                            pair_mask=out.pair_mask, attention_mask=mask)
+    loss = plugins.create("losses", spec)(outputs, torch.zeros(len(mask), dtype=torch.long))
+    loss.backward()
+    return loss.detach(), per_example.detach(), hidden.grad, {n: p.grad.clone() for n, p in layer.named_parameters()}
+
+
+@given(lengths=st.lists(st.integers(0, 7), min_size=1, max_size=4), chunk_size=st.integers(1, 8),
+       spec=st.sampled_from(ENTANGLEMENT_LOSS_SPECS), seed=st.integers(0, 2**16))
+def test_memory_efficient_entanglement_gives_dense_losses_and_gradients(lengths, chunk_size, spec, seed):
+    """Examples of different lengths (padding, a lone token, none): every built-in
+    entanglement term, the per-example entanglement and all gradients are dense mode's."""
+    torch.manual_seed(seed)
+    dense = EntanglementLayer(8, 3, mode="dense")
+    chunked = EntanglementLayer(8, 3, mode="dense", memory_efficient=True, chunk_size=chunk_size)
+    chunked.load_state_dict(dense.state_dict())
+    hidden = 2 * torch.randn(len(lengths), 7, 8)
+    amplitudes = nn.functional.normalize(torch.randn(len(lengths), 7, 3), dim=-1)
+    mask = torch.arange(7) < torch.tensor(lengths).unsqueeze(-1)
+    loss, per_example, input_grad, grads = layer_loss(dense, spec, hidden, amplitudes, mask)
+    same_loss, same_per_example, same_input_grad, same_grads = layer_loss(chunked, spec, hidden, amplitudes, mask)
+    torch.testing.assert_close(same_loss, loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(same_per_example, per_example, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(same_input_grad, input_grad, rtol=1e-4, atol=1e-6)
+    for name, grad in grads.items():
+        torch.testing.assert_close(same_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("spec", ENTANGLEMENT_LOSS_SPECS, ids=spec_id)
+def test_quantum_memory_efficient_keeps_a_models_loss_and_gradients(spec):
+    """A padded batch through a whole QuantumClassifier: the memory option changes neither
+    the loss nor any parameter's gradient."""
+    input_ids = torch.randint(1, 50, (4, 9), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(4, 9, dtype=torch.bool)
+    mask[1, 4:] = mask[2, 7:] = mask[3, 1:] = False
+    labels = torch.tensor([0, 1, 2, 0])
+    results = []
+    for memory_efficient in (False, True):
+        torch.manual_seed(0)
+        model = QuantumClassifier(50, 3, embedding_dim=16, num_heads=2, dropout=0.0)
+        model.encoder.entanglement.memory_efficient = memory_efficient
+        model.encoder.entanglement.chunk_size = 4
+        torch.manual_seed(1)  # the same collapse draws
+        outputs = model(input_ids, mask)
+        loss = plugins.create("losses", spec)(outputs, labels)
+        loss.backward()
+        results.append((loss.detach(), outputs.entanglement.detach(),
+                        {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
+    (loss, per_example, grads), (same_loss, same_per_example, same_grads) = results
+    torch.testing.assert_close(same_loss, loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(same_per_example, per_example, rtol=1e-5, atol=1e-6)
+    assert same_grads.keys() == grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(same_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
 # --- registration and options ------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_bad_constructor_arguments_name_the_argument():
         QuantumClassifier(50, 1)
     with pytest.raises(ValueError, match="divisible by num_heads"):
         QuantumClassifier(50, 2, embedding_dim=10, num_heads=4)
-    with pytest.raises(ValueError, match="mode must be one of"):
+    with pytest.raises(ValueError, match="entanglement must be one of"):
         QuantumClassifier(50, 2, entanglement="dens")
 
 

@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qembed import plugins
+from qembed.data import PolysemyCorpus
 from qembed.models import QuantumClassifier
-from qembed.nn import EntanglementLayer, role_of
+from qembed.nn import EntanglementLayer, role_of, set_collapse_probability
 from qembed.plugins import ComponentOptionError
 from qembed.training.optimizers import EntanglementOptimizer, QuantumOptimizer, UncertaintyOptimizer
 from tests.host_reads import host_reads_refused
@@ -154,21 +155,66 @@ def test_projection_does_not_move_the_coupling():
 # --- the uncertainty rule -------------------------------------------------------------
 
 
-def expected_scale(u: float, threshold: float, min_scale: float) -> float:
-    return 1.0 if u <= threshold else max(min_scale, (1 - u) / (1 - threshold))
+def expected_scales(observed: list[float], threshold: float, min_scale: float, momentum: float) -> list[float]:
+    """The documented rule, in plain floats: one step after each observation."""
+    scales, mean = [], None
+    for u in (float(torch.tensor(u)) for u in observed):  # observed in float32
+        mean = u if mean is None else mean
+        reference = max(mean, threshold)
+        scales.append(1.0 if u <= reference else max(min_scale, reference / u))
+        mean = momentum * mean + (1 - momentum) * u
+    return scales
 
 
-@pytest.mark.parametrize(("u", "scale"), [(0.0, 1.0), (0.5, 1.0), (0.75, 0.5), (0.9, 0.2), (0.99, 0.1), (1.0, 0.1)])
-def test_uncertainty_scale_follows_the_documented_rule(u, scale):
-    optimizer = UncertaintyOptimizer(make_model().parameters(), lr=1e-3, uncertainty_threshold=0.5, min_scale=0.1)
+def run_rule(observed: list[float], **options) -> list[float]:
+    param = torch.nn.Parameter(torch.zeros(3))
+    optimizer = UncertaintyOptimizer([param], lr=1e-3, **options)
+    scales = []
+    for u in observed:
+        param.grad = torch.ones(3)
+        optimizer.observe_uncertainty(torch.tensor(u))
+        scales.append(float(optimizer.update_scale()))
+        optimizer.step()
+    return scales
+
+
+@pytest.mark.parametrize(("observed", "scales"), [
+    ([0.98, 0.98, 0.98], [1.0, 1.0, 1.0]),  # a high constant uncertainty: AdamW's steps
+    ([1.0, 0.6, 0.3, 0.1], [1.0, 1.0, 1.0, 1.0]),  # falling: AdamW's steps
+    ([0.2, 0.9], [1.0, 0.5 / 0.9]),  # above the threshold and the running mean: shrunk
+    ([0.6, 0.9], [1.0, 0.6 / 0.9]),  # the running mean is the reference once above the threshold
+    ([0.4, 0.45], [1.0, 1.0]),  # more than the running mean but below the threshold: not shrunk
+])
+def test_uncertainty_scale_follows_the_documented_rule(observed, scales):
+    optimizer = UncertaintyOptimizer(make_model().parameters(), lr=1e-3)
     assert optimizer.update_scale() is None
-    optimizer.observe_uncertainty(torch.tensor(u))
-    assert optimizer.update_scale() == pytest.approx(scale)
+    assert run_rule(observed) == pytest.approx(scales)
+    assert run_rule(observed) == pytest.approx(expected_scales(observed, 0.5, 0.1, 0.9))
 
 
-@given(u=st.floats(0.0, 1.0), threshold=st.floats(0.0, 0.99), min_scale=st.floats(0.01, 1.0),
-       weight_decay=st.sampled_from([0.0, 0.1]), seed=st.integers(0, 2**32 - 1))
-def test_an_uncertain_step_is_exactly_s_times_the_adamw_step(u, threshold, min_scale, weight_decay, seed):
+observations = st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12)
+
+
+@given(observed=observations, threshold=st.floats(0.0, 0.99), min_scale=st.floats(0.01, 1.0),
+       momentum=st.floats(0.0, 0.99))
+def test_uncertainty_scale_is_the_rule_bounded_below_and_never_above_one(observed, threshold, min_scale, momentum):
+    scales = run_rule(observed, uncertainty_threshold=threshold, min_scale=min_scale, uncertainty_momentum=momentum)
+    expected = expected_scales(observed, threshold, min_scale, momentum)
+    assert scales == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert all(max(min_scale, threshold) * (1 - 1e-5) <= s <= 1.0 for s in scales)  # bounded: never stalls
+
+
+@given(start=st.floats(0.0, 1.0), drops=st.lists(st.floats(0.0, 0.2), max_size=10), threshold=st.floats(0.0, 0.99))
+def test_a_constant_or_falling_uncertainty_at_any_level_gives_adamw_steps(start, drops, threshold):
+    observed = [start]
+    for drop in drops:
+        observed.append(max(0.0, observed[-1] - drop))
+    assert run_rule(observed, uncertainty_threshold=threshold) == [1.0] * len(observed)
+
+
+@given(first=st.floats(0.0, 1.0), u=st.floats(0.0, 1.0), threshold=st.floats(0.0, 0.99),
+       min_scale=st.floats(0.01, 1.0), weight_decay=st.sampled_from([0.0, 0.1]), seed=st.integers(0, 2**32 - 1))
+def test_an_uncertain_step_is_exactly_s_times_the_adamw_step(first, u, threshold, min_scale, weight_decay, seed):
     torch.manual_seed(seed)
     params = [torch.nn.Parameter(torch.randn(shape, dtype=torch.float64)) for shape in ((3, 4), (4,))]
     twins = [torch.nn.Parameter(p.detach().clone()) for p in params]
@@ -179,16 +225,56 @@ def test_an_uncertain_step_is_exactly_s_times_the_adamw_step(u, threshold, min_s
     optimizer = UncertaintyOptimizer(params, lr=1e-2, uncertainty_threshold=threshold, min_scale=min_scale,
                                      weight_decay=weight_decay)
     plain = torch.optim.AdamW(twins, lr=1e-2, weight_decay=weight_decay)
-    optimizer.observe_uncertainty(torch.tensor(u))
+    optimizer.observe_uncertainty(torch.tensor(first))  # starts the running mean
+    optimizer.observe_uncertainty(torch.tensor(u))  # the step's observation
+    scale = float(optimizer.update_scale())
+    reference = max(first, threshold)
+    assert scale == pytest.approx(1.0 if u <= reference else max(min_scale, reference / u), rel=1e-5)
     optimizer.step()
     plain.step()
-    # s(u) is computed in float32: near u = 1, 1 - u keeps only a few significant digits
-    scale = float(optimizer.update_scale())
-    assert scale == pytest.approx(expected_scale(u, threshold, min_scale), rel=1e-4, abs=1e-6)
     for p, twin, old in zip(params, twins, start):
         update, plain_update = p.detach() - old, twin.detach() - old
         torch.testing.assert_close(update, scale * plain_update, rtol=1e-6, atol=1e-12)
         assert (update.abs() <= plain_update.abs() * (1 + 1e-6) + 1e-12).all()
+
+
+def polysemy_accuracy(make_optimizer, signal=None, epochs: int = 4, lr: float = 1e-2) -> float:
+    """Test accuracy of a small QuantumClassifier trained on the polysemy task; ``signal``
+    gives the uncertainty the optimizer observes at each step (as the trainer reports it)."""
+    torch.manual_seed(0)
+    corpus = PolysemyCorpus(seed=0, num_train=400, num_val=1, num_test=200)
+    train, _, test = corpus.loaders(batch_size=32, seed=0)
+    model = QuantumClassifier(corpus.vocab_size, corpus.num_labels, embedding_dim=32, num_heads=2, num_layers=1,
+                              max_length=32)
+    optimizer = make_optimizer(model.parameters(), lr=lr)
+    schedule = plugins.create("schedules", "linear")
+    total = epochs * len(train)
+    for step, batch in enumerate(b for _ in range(epochs) for b in train):
+        set_collapse_probability(model, schedule(step, total))
+        outputs = model(batch["input_ids"], batch["attention_mask"], labels=batch["labels"])
+        outputs.loss.backward()
+        if signal is not None:
+            optimizer.observe_uncertainty(signal(step, total, outputs))
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    with torch.no_grad():
+        correct = sum(int((model(b["input_ids"], b["attention_mask"]).logits.argmax(-1) == b["labels"]).sum())
+                      for b in test)
+    return correct / len(corpus.test)
+
+
+def test_with_its_defaults_it_trains_as_well_as_adamw_whatever_the_uncertainty_signal():
+    adamw = polysemy_accuracy(torch.optim.AdamW)
+    assert adamw > 0.5  # chance is 1/8
+    signals = {
+        "high constant": lambda step, total, outputs: torch.tensor(0.98),
+        "falling": lambda step, total, outputs: torch.tensor(1.0 - 0.8 * step / total),
+        "the model's own": lambda step, total, outputs: outputs.uncertainty.detach().float().mean(),
+    }
+    for name, signal in signals.items():
+        accuracy = polysemy_accuracy(UncertaintyOptimizer, signal)
+        assert accuracy >= adamw - 0.05, f"{name} uncertainty: {accuracy:.3f} vs AdamW's {adamw:.3f}"
 
 
 def test_without_an_observed_uncertainty_it_is_plain_adamw():
@@ -202,21 +288,26 @@ def test_without_an_observed_uncertainty_it_is_plain_adamw():
         assert torch.equal(p, q)
 
 
-def test_observing_uncertainty_never_reads_it_on_the_host():
+def test_observing_uncertainty_and_stepping_never_read_it_on_the_host():
     optimizer = UncertaintyOptimizer(make_model().parameters(), lr=1e-3)
-    uncertainty = torch.rand(())
     with host_reads_refused():
-        optimizer.observe_uncertainty(uncertainty)
-        scale = optimizer.update_scale()
+        for uncertainty in (torch.rand(()), torch.rand(())):
+            optimizer.observe_uncertainty(uncertainty)
+            scale = optimizer.update_scale()
+            # no gradients: AdamW itself (whose CPU step counter is read on the host) does
+            # nothing, while the scaling and the running mean's update run as always
+            optimizer.step()
     assert isinstance(scale, torch.Tensor) and scale.dim() == 0
+    assert isinstance(optimizer.running_uncertainty, torch.Tensor)
 
 
 def test_observed_uncertainty_must_be_a_scalar():
     optimizer = UncertaintyOptimizer(make_model().parameters())
     with pytest.raises(ValueError, match="0-dim"):
         optimizer.observe_uncertainty(torch.rand(3))
-    optimizer.observe_uncertainty(0.9)  # a Python number is accepted too
-    assert optimizer.update_scale() == pytest.approx(0.2)
+    optimizer.observe_uncertainty(0.3)  # a Python number is accepted too
+    optimizer.observe_uncertainty(0.9)
+    assert optimizer.update_scale() == pytest.approx(0.5 / 0.9)
 
 
 # --- torch compatibility ---------------------------------------------------------------
@@ -228,7 +319,7 @@ def test_state_dict_round_trip_gives_identical_subsequent_steps(cls, options):
     optimizer = cls(model.parameters(), **options)
     for step in range(2):
         if isinstance(optimizer, UncertaintyOptimizer):
-            optimizer.observe_uncertainty(torch.tensor(0.8))
+            optimizer.observe_uncertainty(torch.tensor(0.3 + 0.6 * step))  # the running mean matters
         train_step(model, optimizer, seed=step)
     buffer = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, buffer)
@@ -305,6 +396,8 @@ def test_registered_under_the_optimizers_kind():
     (UncertaintyOptimizer, {"uncertainty_threshold": -0.1}, "uncertainty_threshold"),
     (UncertaintyOptimizer, {"min_scale": 0.0}, "min_scale"),
     (UncertaintyOptimizer, {"min_scale": 1.5}, "min_scale"),
+    (UncertaintyOptimizer, {"uncertainty_momentum": 1.0}, "uncertainty_momentum"),
+    (UncertaintyOptimizer, {"uncertainty_momentum": -0.5}, "uncertainty_momentum"),
     (UncertaintyOptimizer, {"lr": 0.0}, "lr"),
 ])
 def test_bad_options_raise_errors_naming_the_option(cls, options, option):

@@ -20,6 +20,9 @@ from qembed.nn import (
     set_collapse_probability,
 )
 
+from qembed.nn.entanglement import pair_summary
+from qembed.nn.measures import masked_mean
+
 STRATEGIES = ["context_aware", "argmax", "sample", "gumbel"]
 
 
@@ -166,7 +169,7 @@ def test_layers_tag_their_parameters_with_roles_that_survive_deepcopy():
     for module in (layer, ent, copy.deepcopy(layer), copy.deepcopy(ent)):
         roles = {name: role_of(p) for name, p in module.named_parameters()}
         if isinstance(module, QuantumEmbeddings):
-            assert roles == {"sense_embeddings": None, "sense_amplitudes": "superposition",
+            assert roles == {"token_embeddings": None, "sense_embeddings": None, "sense_amplitudes": "superposition",
                              "context_projection.weight": "collapse"}
         else:
             assert set(roles.values()) == {"entanglement"}
@@ -196,7 +199,7 @@ def test_quantum_output_reads_like_a_mapping():
         out["logit"]
 
 
-def test_memory_efficient_dense_mixes_the_same_and_reports_per_token_means():
+def test_memory_efficient_dense_mixes_the_same_and_reports_per_token_means_and_mean_squares():
     torch.manual_seed(0)
     dense = EntanglementLayer(16, 4, mode="dense")
     chunked = EntanglementLayer(16, 4, mode="dense", memory_efficient=True, chunk_size=3)
@@ -214,10 +217,21 @@ def test_memory_efficient_dense_mixes_the_same_and_reports_per_token_means():
         results.append((out, hidden.grad.clone(), {n: p.grad.clone() for n, p in layer.named_parameters()}))
     (d, d_input, d_params), (c, c_input, c_params) = results
     assert torch.allclose(d.hidden_states, c.hidden_states, atol=1e-6)
-    assert c.entanglement.shape == (2, 8, 1)
-    per_token = (d.entanglement * d.pair_mask).sum(-1) / d.pair_mask.sum(-1).clamp_min(1)
-    assert torch.allclose(per_token, c.entanglement.squeeze(-1), atol=1e-6)
-    assert torch.equal(c.pair_mask.squeeze(-1), d.pair_mask.any(-1))
+    assert c.entanglement.shape == c.pair_mask.shape == (2, 16, 1)  # rows :T per-token means, T: mean squares
+    counts = d.pair_mask.sum(-1)
+    per_token = (d.entanglement * d.pair_mask).sum(-1) / counts.clamp_min(1)
+    squares = (d.entanglement.square() * d.pair_mask).sum(-1) / counts.clamp_min(1)
+    assert torch.allclose(per_token, c.entanglement[:, :8, 0], atol=1e-6)
+    assert torch.allclose(squares, c.entanglement[:, 8:, 0], atol=1e-6)
+    assert torch.equal(c.pair_mask[:, :8, 0], d.pair_mask.any(-1)) and not c.pair_mask[:, 8:].any()
+    means, mean_squares, partner_counts = pair_summary(c.entanglement, c.pair_mask, 8)
+    assert torch.equal(partner_counts, counts) and torch.equal(means, c.entanglement[:, :8, 0])
+    assert pair_summary(d.entanglement, d.pair_mask, 8) is None  # per-pair values are not a summary
+    # the pair means every consumer takes are dense mode's: per example, and over the batch
+    torch.testing.assert_close(masked_mean(c.entanglement, c.pair_mask, dim=(-2, -1)),
+                               masked_mean(d.entanglement, d.pair_mask, dim=(-2, -1)))
+    torch.testing.assert_close((partner_counts * means).sum() / partner_counts.sum(),
+                               masked_mean(d.entanglement.reshape(-1), d.pair_mask.reshape(-1)))
     assert torch.allclose(d_input, c_input, atol=1e-6)  # the recomputed chunks give the same gradients
     for name, gradient in d_params.items():
         assert torch.allclose(gradient, c_params[name], atol=1e-6), name

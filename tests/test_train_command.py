@@ -369,3 +369,12 @@ def test_the_console_command_reports_errors_without_a_traceback(workdir):
 def test_load_run_config_raises_a_config_error_for_python_callers(workdir):
     with pytest.raises(RunConfigError, match=r"missing section \[optimizer\]"):
         load_run_config(write(workdir, "partial.toml", "[model]\nname = 'QuantumClassifier'\n"))
+
+
+def test_the_classical_baseline_trains_by_name_from_a_run_config(workdir):
+    model = '[model]\nname = "ClassicalClassifier"\nembedding_dim = 16\nnum_layers = 1\nnum_heads = 2\nmax_length = 32\n'
+    text = model + TINY[TINY.index("[data]"):].replace('name = "quantum"\nuncertainty_weight = 0.05',
+                                                         'name = "cross_entropy"')
+    write(workdir, "classical.toml", text)
+    assert main(["train", "classical.toml", "--set", "training.epochs=1", "--set", "training.checkpoints=false"]) == 0
+    assert len(history(workdir / "runs" / "classical")["train_loss"]) == 1

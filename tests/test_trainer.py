@@ -84,8 +84,11 @@ class Recorder:
         ({"superposition_schedule": {"name": "constant", "value": 2}}, "value must be in [0, 1], got 2"),
         ({"quantum_memory_replay": "resevoir"}, "did you mean 'reservoir'?"),
         ({"collapse_strategy": "contextaware"}, "did you mean 'context_aware'?"),
-        ({"quantum_parallel": True}, "'quantum_parallel'] batches the collapse samples a loss draws, but "
-                                     "CrossEntropyLoss draws none"),
+        ({"quantum_parallel": True, "uncertainty_samples": 0},
+         "'quantum_parallel'] batches collapse samples, but none are drawn: CrossEntropyLoss draws none and "
+         "'uncertainty_samples' is 0"),
+        ({"uncertainty_samples": -1}, "'uncertainty_samples'] must be >= 0, got -1"),
+        ({"uncertainty_samples": 1}, "'uncertainty_samples'] must be 0 (no collapse samples) or >= 2"),
         ({"distributed_training": True}, "needs the environment torchrun sets up (missing RANK"),
         ({"quantum_sync": True}, "'quantum_sync'] needs 'distributed_training': True"),
         ({"entanglement_sync": True}, "'entanglement_sync'] needs 'distributed_training': True"),
@@ -119,7 +122,9 @@ def test_bad_train_arguments_fail_before_training(corpus):
                         "attention_mask": torch.ones(2, 3, dtype=torch.long)}], num_epochs=1)
     with pytest.raises(ValueError, match="save_best_model=True needs model_save_path"):
         trainer.train(train, num_epochs=1, save_best_model=True)
-    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    # every weight as it was (the collapse probability is the schedule's to set at step 0)
+    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items()
+               if not k.endswith("collapse_probability"))
 
 
 def test_a_model_output_without_logits_is_named(corpus):
@@ -434,7 +439,8 @@ def test_a_bad_key_leaves_the_model_untouched(corpus):
               [p.requires_grad for p in model.parameters()])
     for config, optimizer in (({"collapse_strategy": "argmax", "gradient_checkpointing": True,
                                 "entanglement_training": False}, "adamm"),
-                              ({"collapse_strategy": "argmax", "quantum_parallel": True}, "adamw")):
+                              ({"collapse_strategy": "argmax", "quantum_parallel": True,
+                                "uncertainty_samples": 1}, "adamw")):
         with pytest.raises(ConfigError):
             QuantumTrainer(model, optimizer, "cross_entropy", config, progress_bar=False)
         after = (type(model.encoder.embeddings.collapse), model.encoder.gradient_checkpointing,

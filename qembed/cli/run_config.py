@@ -40,7 +40,7 @@ REQUIRED_SECTIONS = ("model", "optimizer")
 #: sections that may be a bare name: ``optimizer = "adamw"`` is ``[optimizer] name = "adamw"``
 NAMED_SECTIONS = ("model", "optimizer", "loss", "lr_scheduler")
 #: the ready models, each with the ``PolysemyCorpus`` method that makes its loaders
-MODELS = {"QuantumClassifier": "loaders", "QuantumMaskedLM": "mlm_loaders"}
+MODELS = {"QuantumClassifier": "loaders", "QuantumMaskedLM": "mlm_loaders", "ClassicalClassifier": "loaders"}
 CORPORA = ("polysemy",)
 #: model arguments the embedded corpus supplies
 DATA_SIZES = ("vocab_size", "num_labels")

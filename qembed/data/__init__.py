@@ -5,6 +5,9 @@ cue words of their true topic and of a distractor topic; the sentence label is t
 of the word's sense, and every occurrence of the word carries its ground-truth sense, so a
 model's sense choice can be scored. See ``docs/data.md``.
 
+``WordNetSenseCorpus`` is a real task of the same shape: WordNet 3.0's example sentences,
+each with a polysemous noun annotated with its sense (read from Debian's ``wordnet-base``).
+
 >>> from qembed.data import PolysemyCorpus
 >>> corpus = PolysemyCorpus(seed=0)
 >>> train, val, test = corpus.loaders(batch_size=32)
@@ -19,6 +22,7 @@ from qembed.data.dataset import PolysemyDataset
 from qembed.data.generate import IGNORE_INDEX
 from qembed.data.lexicon import DEFAULT_LEXICON, SPECIAL_TOKENS, Lexicon
 from qembed.data.mlm import MLMCollator
+from qembed.data.wordnet import WordNetSenseCorpus
 
 __all__ = [
     "DEFAULT_LEXICON",
@@ -28,6 +32,7 @@ __all__ = [
     "MLMCollator",
     "PolysemyCorpus",
     "PolysemyDataset",
+    "WordNetSenseCorpus",
     "pad_collate",
     "split_labels",
 ]

@@ -148,6 +148,7 @@ class QuantumLightningModule(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self._evaluation = ValidationTotals(self.device)
+        self.quantum_trainer.begin_evaluation()
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         outputs, labels, terms = self.quantum_trainer.forward_step(batch, training=False)
@@ -167,6 +168,8 @@ class QuantumLightningModule(pl.LightningModule):
     def _log_evaluation(self, prefix: str) -> None:
         totals, reduce = self._evaluation, self.trainer.strategy.reduce
         totals.sums, totals.bins = reduce(totals.sums, reduce_op="sum"), reduce(totals.bins, reduce_op="sum")
+        if self.trainer.world_size > 1:
+            totals.detection = None  # the AUROCs need every rank's examples, as QuantumTrainer.validate
         self.log_dict({f"{prefix}_{name}": value for name, value in totals.result().items()})
 
     # --- checkpoints --------------------------------------------------------------------

@@ -15,6 +15,8 @@ import attrs
 import torch
 from torch import Tensor, nn
 
+from qembed.nn.embeddings import evaluation_collapse
+
 IGNORE_INDEX = -100
 
 
@@ -28,21 +30,26 @@ class SenseAccuracy:
 @torch.no_grad()
 def collect_sense_choices(model: nn.Module, loader: Iterable[Mapping[str, Tensor]]) -> Tensor:
     """``[N, 3]`` rows ``(token id, chosen sense slot, ground-truth sense)`` for every
-    token with a ``sense_ids`` label, from the model in evaluation mode (each token
-    collapsed to the sense its strategy picks). The model must return
-    ``sense_weights``."""
+    token with a ``sense_ids`` label, from the model in evaluation mode with every token
+    collapsed to the sense its strategy picks (in a contextual layer, the most probable
+    sense in context). The model must return ``sense_weights``."""
     was_training = model.training
     model.eval()
     rows = []
     try:
-        for batch in loader:
-            output = model(batch["input_ids"], batch["attention_mask"])
-            labelled = batch["sense_ids"] != IGNORE_INDEX
-            rows.append(torch.stack([
-                batch["input_ids"][labelled],
-                output.sense_weights.argmax(-1)[labelled].cpu(),
-                batch["sense_ids"][labelled],
-            ], dim=1))
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with evaluation_collapse(model, True):
+            for batch in loader:
+                output = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+                if getattr(output, "sense_weights", None) is None:
+                    raise ValueError(f"{type(model).__name__} returns no sense_weights: sense accuracy needs a "
+                                     "model with QuantumEmbeddings (and more than one sense to choose from)")
+                labelled = batch["sense_ids"] != IGNORE_INDEX
+                rows.append(torch.stack([
+                    batch["input_ids"][labelled],
+                    output.sense_weights.argmax(-1).cpu()[labelled],
+                    batch["sense_ids"][labelled],
+                ], dim=1))
     finally:
         model.train(was_training)
     return torch.cat(rows) if rows else torch.empty(0, 3, dtype=torch.long)

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from qembed.arguments import check_int
 from qembed.models.encoder import EncoderModel, QuantumEncoder
+from qembed.models.heads import prediction_uncertainty
 from qembed.nn.measures import masked_mean
 from qembed.nn.output import QuantumOutput
 
@@ -18,8 +19,11 @@ class QuantumClassifier(EncoderModel):
 
     ``forward(input_ids, attention_mask=None, labels=None)`` returns a
     :class:`~qembed.nn.QuantumOutput` with ``logits`` ``[B, num_labels]``, the
-    per-example quantum measures and, when ``labels`` are given, the
-    cross-entropy ``loss``.
+    per-example uncertainty and quantum measures and, when ``labels`` are given, the
+    cross-entropy ``loss``. ``encoder_options`` go to :class:`QuantumEncoder`: the
+    ablation switches ``entanglement="none"``, ``collapse=False``, ``contextual=False``
+    (and ``num_states=1``), ``eval_collapse``, ``collapse_strategy``, ``context_window``,
+    ``top_k``.
     """
 
     def __init__(
@@ -49,4 +53,4 @@ class QuantumClassifier(EncoderModel):
         pooled = masked_mean(encoded.hidden_states, encoded.attention_mask.unsqueeze(-1), dim=1)
         logits = self.head(self.dropout(pooled.to(encoded.hidden_states.dtype)))
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
-        return QuantumOutput(logits=logits, loss=loss, **encoded.quantum_fields())
+        return QuantumOutput(logits=logits, loss=loss, **encoded.quantum_fields(), **prediction_uncertainty(logits))

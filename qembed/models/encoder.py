@@ -19,30 +19,63 @@ from qembed.nn.measures import masked_mean
 from qembed.nn.validation import check_sequence_length
 
 
+#: ``entanglement=`` of the encoders: a coupling mode of :class:`EntanglementLayer`, or none.
+ENTANGLEMENT_CHOICES = ("dense", "sparse", "none")
+
+
 class EncodedBatch(NamedTuple):
     hidden_states: Tensor  # [B, T, D] after the encoder's final norm
     attention_mask: Tensor  # [B, T] bool
     superposed: SuperposedEmbedding
-    entangled: EntanglementOutput
+    entangled: EntanglementOutput | None  # None without an entanglement layer
 
     def quantum_fields(self) -> dict[str, Tensor]:
         """Per-example measures and per-token detail for :class:`QuantumOutput`."""
         mask = self.attention_mask
-        return {
+        fields = {
             **self.superposed.per_example(mask),
-            "entanglement": masked_mean(self.entangled.entanglement, self.entangled.pair_mask, dim=(-2, -1)),
             "hidden_states": self.hidden_states,
             "sense_probabilities": self.superposed.probabilities,
             "sense_weights": self.superposed.weights,
-            "pair_entanglement": self.entangled.entanglement,
-            "pair_mask": self.entangled.pair_mask,
             "attention_mask": mask,
         }
+        if self.entangled is not None:
+            fields.update(
+                entanglement=masked_mean(self.entangled.entanglement, self.entangled.pair_mask, dim=(-2, -1)),
+                pair_entanglement=self.entangled.entanglement,
+                pair_mask=self.entangled.pair_mask,
+            )
+        return fields
+
+
+def check_block_options(embedding_dim: int, num_heads: int, num_layers: int) -> None:
+    """The checks of :func:`transformer_blocks`' options, for models that check everything first."""
+    check_int("embedding_dim", embedding_dim, minimum=1)
+    check_int("num_heads", num_heads, minimum=1)
+    if embedding_dim % num_heads:
+        raise ValueError(f"embedding_dim={embedding_dim} must be divisible by num_heads={num_heads}")
+    check_int("num_layers", num_layers, minimum=0)
+
+
+def transformer_blocks(embedding_dim: int, num_heads: int, num_layers: int, dropout: float) -> nn.ModuleList:
+    """``num_layers`` pre-norm Transformer encoder blocks (GELU, feed-forward ``4 D``)."""
+    check_block_options(embedding_dim, num_heads, num_layers)
+    return nn.ModuleList(
+        nn.TransformerEncoderLayer(embedding_dim, num_heads, 4 * embedding_dim, dropout,
+                                   activation="gelu", batch_first=True, norm_first=True)
+        for _ in range(num_layers)
+    )
 
 
 class QuantumEncoder(nn.Module):
     """``QuantumEmbeddings`` + learned positions -> ``EntanglementLayer`` ->
-    ``num_layers`` pre-norm Transformer blocks -> final layer norm."""
+    ``num_layers`` pre-norm Transformer blocks -> final layer norm.
+
+    Ablation switches: ``num_states=1`` (one sense per token), ``entanglement="none"``
+    (no entanglement layer: no ``entanglement`` fields in the output),
+    ``collapse=False`` (never collapse), ``contextual=False`` (context-free sense
+    probabilities); see :class:`~qembed.nn.QuantumEmbeddings` for ``eval_collapse``.
+    """
 
     def __init__(
         self,
@@ -57,27 +90,25 @@ class QuantumEncoder(nn.Module):
         dropout: float = 0.1,
         collapse_strategy: Any = "context_aware",
         context_window: int | None = None,
-        eval_collapse: bool = True,
+        eval_collapse: bool | str = "expected",
+        contextual: bool = True,
+        collapse: bool = True,
     ) -> None:
         super().__init__()
-        check_int("embedding_dim", embedding_dim, minimum=1)
-        check_int("num_heads", num_heads, minimum=1)
-        if embedding_dim % num_heads:
-            raise ValueError(f"embedding_dim={embedding_dim} must be divisible by num_heads={num_heads}")
+        if entanglement not in ENTANGLEMENT_CHOICES:
+            raise ValueError(f"entanglement must be one of {ENTANGLEMENT_CHOICES}, got {entanglement!r}")
+        check_block_options(embedding_dim, num_heads, num_layers)
         check_int("max_length", max_length, minimum=1)
-        check_int("num_layers", num_layers, minimum=0)
         self.max_length = max_length
         self.embeddings = QuantumEmbeddings(vocab_size, embedding_dim, num_states, collapse_strategy,
-                                            context_window=context_window, eval_collapse=eval_collapse)
+                                            context_window=context_window, eval_collapse=eval_collapse,
+                                            contextual=contextual, collapse=collapse)
         self.positions = nn.Embedding(max_length, embedding_dim)
         nn.init.normal_(self.positions.weight, std=0.02)
-        self.entanglement = EntanglementLayer(embedding_dim, num_states, mode=entanglement, top_k=top_k,
-                                              dropout=dropout)
-        self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(embedding_dim, num_heads, 4 * embedding_dim, dropout,
-                                       activation="gelu", batch_first=True, norm_first=True)
-            for _ in range(num_layers)
-        )
+        self.entanglement = (None if entanglement == "none" else
+                             EntanglementLayer(embedding_dim, num_states, mode=entanglement, top_k=top_k,
+                                               dropout=dropout))
+        self.blocks = transformer_blocks(embedding_dim, num_heads, num_layers, dropout)
         self.norm = nn.LayerNorm(embedding_dim)
         self.dropout = nn.Dropout(dropout)
         self.gradient_checkpointing = False
@@ -88,8 +119,10 @@ class QuantumEncoder(nn.Module):
         mask = attention_mask.bool() if attention_mask is not None else torch.ones_like(input_ids, dtype=torch.bool)
         positions = self.positions.weight[: input_ids.shape[1]]
         hidden = self.dropout(superposed.embeddings + positions)
-        entangled = self._run(self.entanglement, hidden, superposed.amplitudes, mask)
-        hidden = entangled.hidden_states
+        entangled = None
+        if self.entanglement is not None:
+            entangled = self._run(self.entanglement, hidden, superposed.amplitudes, mask)
+            hidden = entangled.hidden_states
         padding = ~mask
         for block in self.blocks:
             hidden = self._run(partial(block, src_key_padding_mask=padding), hidden)

@@ -7,6 +7,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from qembed.models.encoder import EncoderModel, QuantumEncoder
+from qembed.models.heads import IGNORE_INDEX, prediction_uncertainty
 from qembed.nn.output import QuantumOutput
 
 
@@ -44,9 +45,13 @@ class QuantumMaskedLM(EncoderModel):
         encoded = self.encoder(input_ids, attention_mask)
         logits = self.head(encoded.hidden_states)
         loss = None
+        scored = encoded.attention_mask
         if labels is not None:
             if labels.shape != input_ids.shape:
                 raise ValueError(f"labels must have the shape of input_ids {tuple(input_ids.shape)}, "
                                  f"got {tuple(labels.shape)}")
-            loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
-        return QuantumOutput(logits=logits, loss=loss, **encoded.quantum_fields())
+            loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(),
+                                               ignore_index=IGNORE_INDEX)
+            scored = labels != IGNORE_INDEX
+        return QuantumOutput(logits=logits, loss=loss, **encoded.quantum_fields(),
+                             **prediction_uncertainty(logits, scored))

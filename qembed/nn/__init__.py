@@ -8,7 +8,8 @@
 - measures: :func:`sense_entropy`, :func:`predictive_entropy`,
   :func:`superposition_coherence`, :func:`entanglement_entropy`;
 - parameter roles: :func:`mark`, :func:`role_of`; collapse control:
-  :func:`set_collapse_probability`.
+  :func:`set_collapse_probability`, :func:`collapse_sampling` (Born-rule samples),
+  :func:`evaluation_collapse` (how evaluation mixes senses).
 """
 
 from qembed.nn.collapse import (
@@ -19,7 +20,13 @@ from qembed.nn.collapse import (
     set_collapse_probability,
     straight_through,
 )
-from qembed.nn.embeddings import QuantumEmbeddings, SuperposedEmbedding
+from qembed.nn.embeddings import (
+    EVAL_MODES,
+    QuantumEmbeddings,
+    SuperposedEmbedding,
+    collapse_sampling,
+    evaluation_collapse,
+)
 from qembed.nn.entanglement import EntanglementLayer, EntanglementOutput, coupled_state_entanglement
 from qembed.nn.measures import (
     entanglement_entropy,
@@ -43,6 +50,7 @@ from qembed.nn.roles import (
 )
 
 __all__ = [
+    "EVAL_MODES",
     "ROLES",
     "CollapseAware",
     "CollapseStrategy",
@@ -53,8 +61,10 @@ __all__ = [
     "RoleTagged",
     "SuperposedEmbedding",
     "collapse_aware_modules",
+    "collapse_sampling",
     "coupled_state_entanglement",
     "entanglement_entropy",
+    "evaluation_collapse",
     "is_quantum",
     "mark",
     "mark_module",

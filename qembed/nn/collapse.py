@@ -23,8 +23,10 @@ from torch import Tensor, nn
 class CollapseStrategy(nn.Module):
     """Base class of collapse strategies.
 
-    ``uses_context``: whether :meth:`forward` needs the context agreement scores
-    (computing them costs a pass over the senses, so it is skipped otherwise).
+    ``uses_context``: whether :meth:`forward` wants the context agreement scores
+    (computing them costs a pass over the senses, so it is skipped otherwise). A
+    contextual ``QuantumEmbeddings`` passes ``agreement=None`` all the same: its
+    probabilities already depend on the context.
     """
 
     uses_context: bool = False

@@ -36,7 +36,15 @@ MODES = ("dense", "sparse")
 
 class EntanglementOutput(NamedTuple):
     """What :class:`EntanglementLayer` returns; ``P`` pairs per token (``T`` when
-    dense, ``top_k`` when sparse)."""
+    dense, ``top_k`` when sparse).
+
+    With ``memory_efficient=True`` the pairs come summarised per token instead:
+    ``entanglement`` and ``pair_mask`` are ``[B, 2T, 1]``; rows ``:T`` hold each token's
+    mean entanglement over its real partners (``pair_mask``: the token has one), rows
+    ``T:`` its mean *squared* entanglement (``pair_mask`` all False, so masked means
+    skip them). A token's number of partners is the number of other tokens of its
+    example that have partners. :func:`pair_summary` reads the three back.
+    """
 
     hidden_states: Tensor  # [B, T, D]
     entanglement: Tensor  # [B, T, P] entanglement entropy of each pair, in [0, 1]
@@ -83,9 +91,11 @@ class EntanglementLayer(RoleTagged):
     result. All parameters have the role ``entanglement``.
 
     ``memory_efficient=True`` (dense mode) couples ``chunk_size`` query rows at a time,
-    recomputing each chunk in backward, and reports per token the mean entanglement
-    over its partners (``P = 1``) instead of every pair, so peak memory grows with
-    ``chunk_size * T`` rather than ``T^2``; the mixed hidden states are the same.
+    recomputing each chunk in backward, and reports per token the mean and the mean
+    square of its pairs' entanglement instead of every pair (see
+    :class:`EntanglementOutput`), so peak memory grows with ``chunk_size * T`` rather
+    than ``T^2``; the mixed hidden states are the same, and so are the per-pair means a
+    loss takes (the built-in losses read the summary with :func:`pair_summary`).
     """
 
     parameter_roles = {"query": "entanglement", "key": "entanglement", "value": "entanglement",
@@ -153,9 +163,11 @@ class EntanglementLayer(RoleTagged):
         query, key, value = self.query(hidden_states), self.key(hidden_states), self.value(hidden_states)
         rotated = amplitudes.float() @ self.coupling().T  # c_j = Q a_j
         if self.mode == "dense" and self.memory_efficient:
-            mixed, entanglement, pair_mask = self._dense_in_chunks(query, key, value, amplitudes, rotated, mask)
+            mixed, means, squares, has_partners = self._dense_in_chunks(query, key, value, amplitudes, rotated, mask)
             partners = torch.arange(length, device=mask.device).view(1, length, 1).expand(batch, length, 1)
-            mixing = entanglement * pair_mask
+            mixing = means * has_partners
+            entanglement = torch.cat([means, squares], dim=1)
+            pair_mask = torch.cat([has_partners, torch.zeros_like(has_partners)], dim=1)
         elif self.mode == "dense":
             rows = torch.arange(length, device=mask.device)
             mixed, entanglement, pair_mask, mixing = self._dense_rows(query, key, value, amplitudes, rotated, mask,
@@ -192,18 +204,21 @@ class EntanglementLayer(RoleTagged):
         return mixing.to(value.dtype) @ value, entanglement, pair_mask, mixing
 
     def _dense_in_chunks(self, query: Tensor, key: Tensor, value: Tensor, amplitudes: Tensor, rotated: Tensor,
-                         mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+                         mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Dense coupling ``chunk_size`` query rows at a time, each chunk recomputed in
-        backward, keeping per token only the mean entanglement over its partners: peak
-        memory grows with ``chunk_size * T``, not ``T^2``."""
+        backward, keeping per token only the mean and the mean square of its pairs'
+        entanglement (and whether it has partners): peak memory grows with
+        ``chunk_size * T``, not ``T^2``."""
 
         def rows_of(start: int, stop: int, query: Tensor, amplitudes: Tensor, key: Tensor, value: Tensor,
-                    rotated: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+                    rotated: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
             rows = torch.arange(start, stop, device=mask.device)
             mixed, entanglement, pair_mask, _ = self._dense_rows(query, key, value, amplitudes, rotated, mask, rows)
             partners = pair_mask.sum(-1, keepdim=True)
-            mean = (entanglement * pair_mask).sum(-1, keepdim=True) / partners.clamp_min(1)
-            return mixed, mean, partners > 0
+            real = torch.where(pair_mask, entanglement, torch.zeros_like(entanglement))
+            mean = real.sum(-1, keepdim=True) / partners.clamp_min(1)
+            square = real.square().sum(-1, keepdim=True) / partners.clamp_min(1)
+            return mixed, mean, square, partners > 0
 
         chunks = []
         for start in range(0, query.shape[1], self.chunk_size):
@@ -213,8 +228,8 @@ class EntanglementLayer(RoleTagged):
                 chunks.append(checkpoint(rows_of, *arguments, use_reentrant=False))
             else:
                 chunks.append(rows_of(*arguments))
-        mixed, entanglement, pair_mask = (torch.cat(parts, dim=1) for parts in zip(*chunks))
-        return mixed, entanglement, pair_mask
+        mixed, means, squares, has_partners = (torch.cat(parts, dim=1) for parts in zip(*chunks))
+        return mixed, means, squares, has_partners
 
     def joint_states(self, hidden_states: Tensor, amplitudes: Tensor, partners: Tensor) -> Tensor:
         """The explicit unit-norm joint states ``Psi`` ``[B, T, P, K, K]`` of the pairs
@@ -246,6 +261,24 @@ class EntanglementLayer(RoleTagged):
     def extra_repr(self) -> str:
         return (f"embedding_dim={self.embedding_dim}, num_states={self.num_states}, mode={self.mode!r}, "
                 f"top_k={self.top_k}")
+
+
+def pair_summary(entanglement: Tensor, pair_mask: Tensor,
+                 length: int) -> tuple[Tensor, Tensor, Tensor] | None:
+    """``(means, mean squares, partner counts)`` per token, each ``[B, T]``, when
+    ``entanglement`` / ``pair_mask`` are the per-token summary a memory-efficient
+    :class:`EntanglementLayer` reports for sequences of ``length`` tokens
+    (``[B, 2 * length, 1]``); ``None`` for per-pair values (``[B, length, P]``).
+
+    A token's partners are the other tokens of its example that have partners, so the
+    count needs nothing else; the mean over all pairs is ``sum(counts * means) /
+    sum(counts)``, exactly what dense mode's mean over ``pair_mask`` gives.
+    """
+    if entanglement.dim() != 3 or entanglement.shape[-1] != 1 or entanglement.shape[-2] != 2 * length:
+        return None
+    has_partners = pair_mask[:, :length, 0].bool()
+    counts = has_partners * (has_partners.sum(-1, keepdim=True) - 1).clamp_min(0)
+    return entanglement[:, :length, 0], entanglement[:, length:, 0], counts
 
 
 def _gather_positions(values: Tensor, partners: Tensor) -> Tensor:

@@ -83,9 +83,10 @@ def field(outputs: Any, name: str) -> Tensor | None:
 
 def replace_fields(outputs: Any, **changes: Any) -> Any:
     """A copy of the output with some fields changed; the model's object is left as is
-    (a dataclass such as ``QuantumOutput`` is copied with ``dataclasses.replace``, any
-    other output becomes a namespace of its public attributes)."""
-    if dataclasses.is_dataclass(outputs):
+    (a dataclass such as ``QuantumOutput`` that has every changed field is copied with
+    ``dataclasses.replace``; any other output, a Transformers output that gained keys from a
+    hook included, becomes a namespace of its public attributes)."""
+    if dataclasses.is_dataclass(outputs) and set(changes) <= {f.name for f in dataclasses.fields(outputs)}:
         return dataclasses.replace(outputs, **changes)
     fields = {k: getattr(outputs, k) for k in dir(outputs) if not k.startswith("_")}
     return SimpleNamespace(**{**fields, **changes})

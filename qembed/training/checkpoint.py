@@ -99,6 +99,7 @@ def check_format(state: Any, path: Any) -> dict[str, Any]:
 def restore(trainer: QuantumTrainer, state: dict[str, Any], sampler_generator: Any = None) -> RunState | None:
     """Put the trainer back where the checkpoint left it; returns the run's state."""
     load_state_dict_checked(trainer.model, state["model_state"], "the checkpoint")
+    trainer._applied_probability = None  # the checkpoint brought its own collapse probability
     trainer.optimizer.load_state_dict(state["optimizer_state"])
     trainer.scaler.load_state_dict(state["scaler_state"])
     _restore_lr_scheduler(trainer, state.get("lr_scheduler_state"))

@@ -88,7 +88,9 @@ class QuantumTrainingConfig:
     uncertainty_regularization: float = attrs.field(default=0.0, validator=_number(0.0))
     collapse_strategy: Any = attrs.field(default=None, validator=_component_spec)
     quantum_gradient_clipping: bool = attrs.field(default=False, validator=_boolean)
-    max_quantum_grad_norm: float = attrs.field(default=1.0, validator=_number(0.0, exclusive=True))
+    # None: not set (1.0 where it applies); set without the key that uses it, an error
+    max_quantum_grad_norm: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_number(0.0, exclusive=True)))
     separate_clipping: bool = attrs.field(default=False, validator=_boolean)
     quantum_memory_replay: Any = attrs.field(default=False, validator=_replay_spec)
     gradient_checkpointing: bool = attrs.field(default=False, validator=_boolean)
@@ -101,12 +103,14 @@ class QuantumTrainingConfig:
     quantum_sync: bool = attrs.field(default=False, validator=_boolean)
     entanglement_sync: bool = attrs.field(default=False, validator=_boolean)
     # qembed's own keys
-    max_grad_norm: float = attrs.field(default=1.0, validator=_number(0.0, exclusive=True))
+    max_grad_norm: float | None = attrs.field(  # None: not set (1.0 where it applies), as max_quantum_grad_norm
+        default=None, validator=attrs.validators.optional(_number(0.0, exclusive=True)))
     clipping: Any = attrs.field(default=None, validator=_component_spec)
     log_every_n_steps: int = attrs.field(default=50, validator=_number(1, integer=True))
     gradient_accumulation_steps: int = attrs.field(default=1, validator=_number(1, integer=True))
     early_stopping_min_delta: float = attrs.field(default=0.0, validator=_number(0.0))
     max_nonfinite_steps: int | None = attrs.field(default=10, validator=attrs.validators.optional(_number(1, integer=True)))
+    uncertainty_samples: int = attrs.field(default=8, validator=_number(0, integer=True))
 
     def __attrs_post_init__(self) -> None:
         if self.separate_clipping and not self.quantum_gradient_clipping:
@@ -117,9 +121,30 @@ class QuantumTrainingConfig:
             raise ConfigError(
                 "quantum_training_config: give either 'clipping' or 'quantum_gradient_clipping', not both"
             )
+        if self.max_quantum_grad_norm is not None and not self.quantum_gradient_clipping:
+            raise ConfigError(
+                "quantum_training_config['max_quantum_grad_norm'] (the quantum gradients' maximum norm) needs "
+                "'quantum_gradient_clipping': True" + self._own_options_hint()
+            )
+        if self.max_grad_norm is not None and not self.separate_clipping:
+            needs = "" if self.quantum_gradient_clipping else "'quantum_gradient_clipping': True and "
+            raise ConfigError(
+                "quantum_training_config['max_grad_norm'] (the classical gradients' maximum norm under separate "
+                f"clipping) needs {needs}'separate_clipping': True" + self._own_options_hint()
+            )
+        if self.uncertainty_samples == 1:
+            raise ConfigError(
+                "quantum_training_config['uncertainty_samples'] must be 0 (no collapse samples) or >= 2 (one "
+                "sample has no disagreement to measure), got 1"
+            )
         for key in ("quantum_sync", "entanglement_sync"):
             if getattr(self, key) and not self.distributed_training:
                 raise ConfigError(f"quantum_training_config[{key!r}] needs 'distributed_training': True")
+
+    def _own_options_hint(self) -> str:
+        if self.clipping is not None:
+            return "; with 'clipping', give the norm in that spec's own options"
+        return "; or clip every gradient to one norm with 'clipping': {'name': 'global_norm', 'max_norm': ...}"
 
     @classmethod
     def from_value(cls, value: QuantumTrainingConfig | Mapping[str, Any] | None) -> QuantumTrainingConfig:
@@ -143,16 +168,19 @@ class QuantumTrainingConfig:
 
     def clipping_spec(self) -> Any:
         """The clipping strategy spec: ``clipping`` itself, or what the seed's
-        ``quantum_gradient_clipping`` / ``max_quantum_grad_norm`` / ``separate_clipping``
-        keys mean."""
+        ``quantum_gradient_clipping`` / ``max_quantum_grad_norm`` / ``separate_clipping`` /
+        ``max_grad_norm`` keys mean: the quantum gradients (parameters with a role)
+        clipped to ``max_quantum_grad_norm`` and, with ``separate_clipping``, the
+        classical ones to ``max_grad_norm`` (each 1.0 when not set)."""
         if self.clipping is not None:
             return self.clipping
         if not self.quantum_gradient_clipping:
             return "none"
+        quantum_max_norm = 1.0 if self.max_quantum_grad_norm is None else self.max_quantum_grad_norm
         if self.separate_clipping:
-            return {"name": "separate", "quantum_max_norm": self.max_quantum_grad_norm,
-                    "classical_max_norm": self.max_grad_norm}
-        return {"name": "global_norm", "max_norm": self.max_quantum_grad_norm}
+            return {"name": "separate", "quantum_max_norm": quantum_max_norm,
+                    "classical_max_norm": 1.0 if self.max_grad_norm is None else self.max_grad_norm}
+        return {"name": "global_norm", "max_norm": quantum_max_norm, "parameters": "quantum"}
 
     def replay_spec(self) -> Any:
         """The replay strategy spec: ``True`` means reservoir sampling, ``False`` none."""

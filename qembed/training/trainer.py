@@ -28,9 +28,10 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DistributedSampler
 
+from qembed.metrics.uncertainty import sampled_uncertainty
 from qembed.nn.collapse import collapse_aware_modules
-from qembed.nn.embeddings import QuantumEmbeddings
-from qembed.nn.entanglement import EntanglementLayer
+from qembed.nn.embeddings import QuantumEmbeddings, collapse_sampling
+from qembed.nn.entanglement import EntanglementLayer, pair_summary
 from qembed.nn.roles import role_of
 from qembed.plugins import PluginRegistry, default_registry
 from qembed.training.batches import (
@@ -61,7 +62,11 @@ from qembed.training.seeding import seed_everything
 from qembed.training.validation_metrics import ValidationTotals
 
 #: Metrics summed on the device per batch, in this order.
-STEP_METRICS = ("loss", "quantum_loss", "uncertainty", "entanglement_strength", "superposition_coherence")
+STEP_METRICS = ("loss", "quantum_loss", "uncertainty", "sense_entropy", "entanglement_strength",
+                "superposition_coherence")
+#: Seeds the generator of evaluation's collapse samples (its own: training's stream is untouched).
+EVALUATION_SEED = 0
+IGNORE_INDEX = -100
 
 
 class QuantumTrainer:
@@ -118,11 +123,12 @@ class QuantumTrainer:
                 "quantum_training_config['distributed_training'] with a loss that draws collapse samples needs "
                 "'quantum_parallel': True (DistributedDataParallel allows one forward per backward)"
             )
-        if self.config.quantum_parallel and not draws_samples:
+        if self.config.quantum_parallel and not draws_samples and self.config.uncertainty_samples < 2:
             raise ConfigError(
-                "quantum_training_config['quantum_parallel'] batches the collapse samples a loss draws, but "
-                f"{type(self.loss_fn).__name__} draws none; use e.g. {{'name': 'uncertainty', "
-                "'uncertainty_type': 'mutual_information'}} or set quantum_parallel to False"
+                "quantum_training_config['quantum_parallel'] batches collapse samples, but none are drawn: "
+                f"{type(self.loss_fn).__name__} draws none and 'uncertainty_samples' is "
+                f"{self.config.uncertainty_samples}; set uncertainty_samples >= 2, use a sampling loss such as "
+                "{'name': 'uncertainty', 'uncertainty_type': 'mutual_information'}, or set quantum_parallel to False"
             )
         self.model = model
         self.optimizer = self._build_optimizer(optimizer)  # moving the model later keeps its parameters
@@ -154,6 +160,7 @@ class QuantumTrainer:
         #: what ``train()`` uses for the arguments it is not given
         self.run_defaults = RunDefaults()
         self._stop_requested = False
+        self._evaluation_generator = torch.Generator(device=self.device)
 
     @classmethod
     def from_training_arguments(
@@ -349,6 +356,7 @@ class QuantumTrainer:
             self._run = None
         if best_weights is not None:
             self.model.load_state_dict(best_weights)
+            self._applied_probability = None  # the weights brought their own collapse probability
         self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
         return self.training_history
 
@@ -443,16 +451,24 @@ class QuantumTrainer:
         return metrics
 
     def validate(self, val_dataloader: Iterable[Any]) -> dict[str, float]:
-        """Evaluate without gradients: ``loss``, ``accuracy``, ``uncertainty``,
-        ``predictive_uncertainty``, ``ece``, ``nll``, ``brier``,
-        ``entanglement_strength``, ``superposition_coherence``."""
+        """Evaluate without gradients: ``loss``, ``accuracy``, ``nll``, ``brier``, ``ece``,
+        ``uncertainty`` (from ``uncertainty_samples`` collapse samples),
+        ``predictive_entropy``, ``mutual_information``, ``sense_entropy``,
+        ``entanglement_strength``, ``superposition_coherence`` and, for one label per
+        example, ``uncertainty_auroc`` / ``predictive_entropy_auroc`` (how well each
+        detects the model's errors). The collapse samples come from a generator of their
+        own, reseeded by :meth:`begin_evaluation`, so validation is repeatable and leaves the
+        training random stream alone."""
         val_dataloader = self._shard(val_dataloader, training=False)
         self._steps_per_epoch(val_dataloader, "val_dataloader")
         was_training = self.model.training
         self.model.eval()
         totals = ValidationTotals(self.device)
-        try:
-            with torch.no_grad():
+        if self.distributed is not None:
+            totals.detection = None  # the AUROCs need every rank's examples; single process only
+        self.begin_evaluation()
+        try:  # fork: a loader's iterator draws its seed from the global generator
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
                 for batch in val_dataloader:
                     outputs, labels, terms = self.forward_step(batch, training=False)
                     totals.add(outputs, labels, terms.total)
@@ -462,6 +478,15 @@ class QuantumTrainer:
         metrics = totals.result()
         self._lifecycle.call("qembed_on_validation_end", trainer=self, epoch=self.epoch, metrics=metrics)
         return metrics
+
+    def begin_evaluation(self) -> None:
+        """Reseed the generator evaluation's collapse samples come from, so every evaluation
+        draws the same samples (``validate`` calls it; loops that evaluate with
+        :meth:`forward_step` themselves call it first)."""
+        device = next((p.device for p in self.model.parameters()), self.device)  # Lightning may have moved it
+        if self._evaluation_generator.device != device:
+            self._evaluation_generator = torch.Generator(device=device)
+        self._evaluation_generator.manual_seed(EVALUATION_SEED)
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         """Forward and loss for one batch, with the current collapse probability;
@@ -496,6 +521,7 @@ class QuantumTrainer:
         """Load weights saved by :meth:`save_model` or :meth:`save_checkpoint`, or a
         bare ``state_dict``."""
         load_state_dict_checked(self.model, load_model_state(path, self.device), repr(str(path)))
+        self._applied_probability = None  # the file brought its own collapse probability
 
     # --- the step -----------------------------------------------------------------
 
@@ -519,6 +545,8 @@ class QuantumTrainer:
                     extra = [as_output(self._network(*args, **kwargs)).logits for _ in range(samples - 1)]
                     outputs = with_sample_logits(outputs, torch.stack([outputs.logits, *extra]))
         terms = self._loss(outputs, labels)
+        if not training and self.config.uncertainty_samples > 1:  # the loss stays the deterministic forward's
+            outputs = self._with_sampled_uncertainty(outputs, args, kwargs, labels)
         if training:
             self.last_outputs = outputs
             if isinstance(fresh, dict):
@@ -538,15 +566,41 @@ class QuantumTrainer:
         pairs, mask = field(outputs, "pair_entanglement"), field(outputs, "pair_mask")
         if pairs is None or mask is None:
             return outputs
-        total = all_reduce((pairs.float() * mask).sum())
-        count = self.distributed.sum(mask.sum().float())
+        attention = field(outputs, "attention_mask")
+        summary = None if attention is None else pair_summary(pairs, mask, attention.shape[-1])
+        if summary is None:
+            weighted, weights = pairs.float() * mask, mask.float()
+        else:  # a memory-efficient layer's per-token means: each weighted by its number of pairs
+            means, _, counts = summary
+            weighted, weights = means.float() * counts, counts.float()
+        total = all_reduce(weighted.sum())
+        count = self.distributed.sum(weights.sum())
         synced = (total / count.clamp_min(1)).expand(pairs.shape[0])
         return replace_fields(outputs, entanglement=synced, pair_entanglement=None, pair_mask=None)
 
+    def _with_sampled_uncertainty(self, outputs: Any, args: tuple, kwargs: dict[str, Any], labels: Tensor) -> Any:
+        """``outputs`` with ``uncertainty`` and ``mutual_information`` measured from
+        ``uncertainty_samples`` collapse samples (Born rule, every token measured); as
+        they were when the model has nothing to sample (one sense, no collapse, a
+        classical model)."""
+        samples = self.config.uncertainty_samples
+        scored = labels != IGNORE_INDEX if outputs.logits.dim() > 2 else None
+        kwargs = {key: value for key, value in kwargs.items() if key != "labels"}  # no loss per sample
+        with collapse_sampling(self.model, self._evaluation_generator) as sampling_layers, self.precision.autocast():
+            if not sampling_layers:
+                return outputs
+            if self.config.quantum_parallel:
+                logits = self._parallel_samples(samples, args, kwargs, labels).sample_logits
+            else:  # one sample at a time: S copies of a masked LM's logits would not fit
+                logits = (as_output(self._network(*args, **kwargs)).logits for _ in range(samples))
+            estimate = sampled_uncertainty(logits, scored)
+        return replace_fields(outputs, uncertainty=estimate.uncertainty,
+                              mutual_information=estimate.mutual_information)
+
     def _parallel_samples(self, samples: int, args: tuple, kwargs: dict[str, Any], labels: Tensor) -> Any:
-        """``quantum_parallel``: the S collapse samples a loss asks for as one forward of
-        the batch repeated S times (each copy collapses independently); the output is
-        the first copy's, with ``sample_logits`` ``[S, ...]`` from all of them."""
+        """``quantum_parallel``: S collapse samples (a loss's, or evaluation's) as one
+        forward of the batch repeated S times (each copy collapses independently); the
+        output is the first copy's, with ``sample_logits`` ``[S, ...]`` from all of them."""
         size = labels.shape[0]
 
         def repeat(value: Any) -> Any:
@@ -681,7 +735,7 @@ def step_metrics(terms: LossTerms, outputs: Any) -> Tensor:
         return value.detach().float().mean() if value is not None else zero
 
     return torch.stack([terms.total.detach().float(), terms.quantum.detach().float(), mean("uncertainty"),
-                        mean("entanglement"), mean("superposition")])
+                        mean("sense_entropy"), mean("entanglement"), mean("superposition")])
 
 
 def _first_examples(outputs: Any, count: int) -> Any:

@@ -6,8 +6,15 @@
 - ``brier``: multi-class Brier score, mean over targets of ``sum_c (p_c - y_c)^2``;
 - ``ece``: expected calibration error, top-label, 15 uniform bins, computed as
   torchmetrics' ``multiclass_calibration_error(norm="l1")`` does;
-- ``uncertainty``: mean sense entropy of the examples; ``predictive_uncertainty``:
-  mean normalised entropy of the predictions;
+- ``uncertainty``: the examples' mean predictive uncertainty (the entropy of the
+  prediction averaged over collapse samples when the trainer draws them);
+  ``mutual_information``: its epistemic part (0 without collapse samples);
+  ``predictive_entropy``: mean normalised entropy of the (deterministic) predictions,
+  per target; ``sense_entropy``: mean sense entropy of the examples;
+- ``uncertainty_auroc``, ``predictive_entropy_auroc`` (one label per example only): the
+  AUROC of the example's ``uncertainty`` / ``predictive_entropy`` as a detector of the
+  model's errors (0.5: no better than chance), see
+  :func:`qembed.metrics.error_detection_auroc`;
 - ``entanglement_strength``, ``superposition_coherence``: as in training.
 
 Token-level outputs (``[B, T, C]`` with ``-100`` labels) count each non-ignored token
@@ -21,12 +28,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from qembed.metrics.uncertainty import error_detection_auroc
 from qembed.nn.measures import predictive_entropy
 from qembed.training.batches import field, flatten_token_level
 
 ECE_BINS = 15
-_SUMS = ("loss", "correct", "nll", "brier", "targets", "uncertainty", "predictive_uncertainty",
-         "entanglement_strength", "superposition_coherence", "examples")
+_SUMS = ("loss", "correct", "nll", "brier", "targets", "uncertainty", "predictive_entropy", "mutual_information",
+         "sense_entropy", "entanglement_strength", "superposition_coherence", "examples")
 
 
 class ValidationTotals:
@@ -35,6 +43,9 @@ class ValidationTotals:
         self.bin_edges = torch.linspace(0, 1, ECE_BINS + 1, device=device)
         # one spare slot, as torchmetrics: a confidence of exactly 1.0 lands past the last edge
         self.bins = torch.zeros(3, ECE_BINS + 1, device=device, dtype=torch.float64)
+        # per example, for the AUROCs: (uncertainty, predictive entropy, error); None once a
+        # batch has token-level targets
+        self.detection: list[Tensor] | None = []
 
     def add(self, outputs: Any, labels: Tensor, loss: Tensor) -> None:
         logits, targets = flatten_token_level(outputs.logits.float(), labels)
@@ -51,6 +62,7 @@ class ValidationTotals:
             value = field(outputs, name)
             return value.detach().double().sum() if value is not None else zero
 
+        entropy = predictive_entropy(logits)
         self.sums += torch.stack([
             loss.detach().double() * count,
             correct.sum(),
@@ -58,13 +70,23 @@ class ValidationTotals:
             (probabilities - one_hot).square().sum().double(),
             count.double(),
             total("uncertainty"),
-            predictive_entropy(logits).sum().double(),
+            entropy.sum().double(),
+            total("mutual_information"),
+            total("sense_entropy"),
             total("entanglement"),
             total("superposition"),
             zero + labels.shape[0],
         ])
+        self._add_detection(outputs, labels, entropy, correct)
         slots = torch.bucketize(confidence, self.bin_edges, right=True) - 1
         self.bins.index_add_(1, slots, torch.stack([torch.ones_like(correct), confidence.double(), correct]))
+
+    def _add_detection(self, outputs: Any, labels: Tensor, entropy: Tensor, correct: Tensor) -> None:
+        uncertainty = field(outputs, "uncertainty")
+        if self.detection is None or uncertainty is None or labels.dim() != 1:
+            self.detection = None  # token-level targets: no per-example error to detect
+            return
+        self.detection.append(torch.stack([uncertainty.detach().double(), entropy.double(), 1.0 - correct]))
 
     def result(self) -> dict[str, float]:
         counts, confidence, correct = self.bins
@@ -75,14 +97,21 @@ class ValidationTotals:
         targets, examples = sums["targets"], sums["examples"]
         if targets == 0:
             raise ValueError("the validation loader yielded no targets (it is empty, or every label is -100)")
-        return {
+        metrics = {
             "loss": sums["loss"] / targets,
             "accuracy": sums["correct"] / targets,
             "uncertainty": sums["uncertainty"] / examples,
-            "predictive_uncertainty": sums["predictive_uncertainty"] / targets,
+            "predictive_entropy": sums["predictive_entropy"] / targets,
+            "mutual_information": sums["mutual_information"] / examples,
+            "sense_entropy": sums["sense_entropy"] / examples,
             "ece": sums["ece"],
             "nll": sums["nll"] / targets,
             "brier": sums["brier"] / targets,
             "entanglement_strength": sums["entanglement_strength"] / examples,
             "superposition_coherence": sums["superposition_coherence"] / examples,
         }
+        if self.detection:
+            uncertainty, entropy, errors = torch.cat(self.detection, dim=1)
+            metrics["uncertainty_auroc"] = error_detection_auroc(uncertainty, errors > 0)
+            metrics["predictive_entropy_auroc"] = error_detection_auroc(entropy, errors > 0)
+        return metrics

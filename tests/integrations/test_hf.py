@@ -353,7 +353,7 @@ def test_a_forward_without_the_layer_leaves_no_stale_measures(corpus):
     layer = model.get_input_embeddings()
     batch = pad_collate([corpus.train[i] for i in range(2)], pad_id=corpus.pad_id)
     model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    assert set(layer.last_measures) == {"uncertainty", "superposition"}
+    assert set(layer.last_measures) == {"uncertainty", "predictive_entropy", "sense_entropy", "superposition"}
     outputs = model(inputs_embeds=torch.randn(2, 3, 32))
     assert layer.last_measures == {} and "uncertainty" not in outputs
 

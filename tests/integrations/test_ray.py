@@ -204,7 +204,7 @@ def test_a_failed_trial_resumes_from_its_last_checkpoint(ray_address, tmp_path):
 
 def test_a_config_key_nothing_reads_is_named_before_training():
     with pytest.raises(ConfigError, match=r"unused Tune config keys 'uncertainty_regularisation' \(did you mean "
-                                          r"'uncertainty_regularization'\?\), 'lr': every key must be"):
+                                          r"'uncertainty_regularization' or 'uncertainty_samples'\?\), 'lr': every key must be"):
         tiny_trainable()({"uncertainty_regularisation": 0.1, "lr": 0.1})
 
 

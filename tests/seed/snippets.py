@@ -298,3 +298,21 @@ trainer.train(
 # Load best model
 trainer.load_model("./checkpoints/best_model.pth")
 """
+
+MEMORY_EFFICIENCY = """
+# Optimize memory usage
+quantum_config = {
+    'gradient_checkpointing': True,
+    'mixed_precision': True,
+    'quantum_memory_efficient': True
+}
+"""
+
+COMPUTATIONAL_EFFICIENCY = """
+# Optimize computation
+quantum_config = {
+    'quantum_parallel': True,
+    'entanglement_optimization': 'sparse',
+    'collapse_optimization': 'batched'
+}
+"""

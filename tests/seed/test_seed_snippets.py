@@ -39,7 +39,8 @@ def test_training_configuration(snippet_namespace):
     ns = run(snippets.TRAINING_CONFIGURATION, snippet_namespace)
     trainer = ns["trainer"]
     assert trainer.config.uncertainty_regularization == 0.1
-    assert trainer.config.clipping_spec() == {"name": "global_norm", "max_norm": 1.0}
+    # the quantum gradients (parameters with a quantum role) clipped to max_quantum_grad_norm
+    assert trainer.config.clipping_spec() == {"name": "global_norm", "max_norm": 1.0, "parameters": "quantum"}
     layer = trainer.model.encoder.embeddings
     assert type(layer.collapse).__name__ == "ContextAwareCollapse"
     metrics = trainer.train_epoch(ns["train_loader"])
@@ -198,3 +199,23 @@ def small_classifier_like(ns: dict) -> torch.nn.Module:
     model = ns["model"]
     return type(model)(model.encoder.embeddings.vocab_size, model.num_labels, embedding_dim=16, num_heads=2,
                        num_layers=1, max_length=32)
+
+
+@pytest.mark.parametrize("snippet", [snippets.MEMORY_EFFICIENCY, snippets.COMPUTATIONAL_EFFICIENCY])
+def test_performance_optimization_configs_train_with_the_seeds_cross_entropy(snippet_namespace, snippet):
+    ns = run(snippet, snippet_namespace)
+    model = ns["model"]
+    batch_sizes = []
+    model.register_forward_hook(lambda module, args, kwargs, output: batch_sizes.append(kwargs["input_ids"].shape[0]),
+                                with_kwargs=True)
+    trainer = QuantumTrainer(model, ns["optimizer"], ns["CrossEntropyLoss"](), ns["quantum_config"],
+                             progress_bar=False)
+    assert finite(trainer.train_epoch(ns["train_loader"]).values())
+    batch_sizes.clear()
+    metrics = trainer.validate(ns["val_loader"])
+    assert 0 <= metrics["uncertainty"] <= 1 and 0 <= metrics["mutual_information"] <= metrics["uncertainty"]
+    samples = trainer.config.uncertainty_samples
+    if ns["quantum_config"].get("quantum_parallel"):  # the collapse samples in one forward per batch
+        assert batch_sizes == [32, 32 * samples]
+    else:
+        assert batch_sizes == [32] * (1 + samples)

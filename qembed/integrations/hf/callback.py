@@ -27,13 +27,15 @@ from qembed.training.config import ConfigError, create_component
 from qembed.training.loss_call import LossCall, with_uncertainty_penalty
 
 #: What the quantum metrics are called in HF's logs.
-METRIC_NAMES = {"uncertainty": "uncertainty", "superposition": "superposition_coherence"}
+METRIC_NAMES = {"uncertainty": "uncertainty", "predictive_entropy": "predictive_entropy",
+                "sense_entropy": "sense_entropy", "superposition": "superposition_coherence"}
 
 
 class QuantumCallback(TrainerCallback):
     """Sets the collapse probability ``schedule(step, max_steps)`` on every
     collapse-aware module before each optimizer step, and adds ``collapse_probability``,
-    ``uncertainty`` and ``superposition_coherence`` (means over the training forwards
+    ``uncertainty``, ``predictive_entropy``, ``sense_entropy`` and
+    ``superposition_coherence`` (means over the training forwards
     since the last log, every micro-batch of a gradient-accumulation window included,
     read from :class:`QuantumInputEmbeddings`) to each training log.
 
@@ -86,6 +88,8 @@ class QuantumCallback(TrainerCallback):
         measures = [layer.last_measures for layer in self._layers if layer.last_measures]
         if not measures:
             return
+        if any(key not in m for m in measures for key in QUANTUM_OUTPUT_KEYS):
+            return  # a forward whose output had no logits: nothing complete to add
         means = torch.stack([torch.stack([m[key].float().mean() for key in QUANTUM_OUTPUT_KEYS]) for m in measures])
         self._sums = means.mean(0) if self._sums is None else self._sums + means.mean(0)
         self._forwards += 1

@@ -4,7 +4,8 @@
 for :class:`QuantumInputEmbeddings`, which returns the ``[B, T, D]`` tensor the model's own
 embedding block expects, so positions, token types and layer norm stay the model's. Hooks
 on the model give the layer each forward's ``attention_mask`` (pads neither collapse nor
-count) and add per-example ``uncertainty`` and ``superposition`` to the model's output, where
+count) and add per-example ``uncertainty`` / ``predictive_entropy`` (of the model's
+``logits``), ``sense_entropy`` and ``superposition`` to the model's output, where
 qembed losses, :class:`~qembed.training.QuantumTrainer` and
 :class:`~qembed.integrations.hf.QuantumCallback` read them.
 """
@@ -17,10 +18,13 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from qembed.models.heads import prediction_uncertainty
 from qembed.nn.embeddings import QuantumEmbeddings
 
+PREDICTION_KEYS = ("uncertainty", "predictive_entropy")
+
 #: Output keys the model gains; HF's Trainer leaves them out of predictions.
-QUANTUM_OUTPUT_KEYS = ("uncertainty", "superposition")
+QUANTUM_OUTPUT_KEYS = ("uncertainty", "predictive_entropy", "sense_entropy", "superposition")
 
 
 class QuantumInputEmbeddings(QuantumEmbeddings):
@@ -94,10 +98,17 @@ def with_quantum_embeddings(model: nn.Module, num_states: int = 4, collapse_stra
 
     def add_quantum_fields(module: nn.Module, args: tuple, kwargs: dict[str, Any], output: Any) -> Any:
         embeddings = module.get_input_embeddings()
-        measures, embeddings.measures_for_output, embeddings.attention_mask = embeddings.measures_for_output, {}, None
+        measures, embeddings.measures_for_output = embeddings.measures_for_output, {}
+        mask, embeddings.attention_mask = embeddings.attention_mask, None
         if isinstance(output, Mapping) and measures:
+            logits = output.get("logits")
+            if logits is not None:  # the prediction's uncertainty, over real tokens for token-level logits
+                scored = mask.bool() if mask is not None and logits.dim() == 3 else None
+                measures = {**measures, **prediction_uncertainty(logits, scored)}
+                embeddings.last_measures.update({key: measures[key].detach() for key in PREDICTION_KEYS})
             for key in QUANTUM_OUTPUT_KEYS:
-                output[key] = measures[key]
+                if key in measures:
+                    output[key] = measures[key]
         return output
 
     model.register_forward_pre_hook(hand_over_mask, with_kwargs=True)

@@ -46,7 +46,7 @@ MAPPED: dict[str, str] = {
     "lr_scheduler_kwargs": "lr_scheduler's extra options",
     "warmup_steps": "lr_scheduler's warmup steps",
     "warmup_ratio": "lr_scheduler's warmup steps, as a share of all steps",
-    "max_grad_norm": "quantum_gradient_clipping + max_quantum_grad_norm (0 or None: no clipping)",
+    "max_grad_norm": "clipping: global_norm of every gradient at max_norm, as HF clips (0 or None: no clipping)",
     "fp16": "mixed_precision='fp16'",
     "bf16": "mixed_precision='bf16'",
     "gradient_accumulation_steps": "gradient_accumulation_steps",
@@ -249,13 +249,14 @@ def _merged_config(args: TrainingArguments, reference: TrainingArguments,
     }
     for key, (field, value, changed) in from_args.items():
         _take(config, key, field, value, changed, where="quantum_training_config")
-    clipping_keys = sorted({"clipping", "quantum_gradient_clipping", "max_quantum_grad_norm"} & set(config))
+    clipping_keys = sorted({"clipping", "quantum_gradient_clipping", "max_quantum_grad_norm", "separate_clipping",
+                            "max_grad_norm"} & set(config))
     if clipping_keys:
         if args.max_grad_norm != reference.max_grad_norm:
             raise ConfigError(f"TrainingArguments.max_grad_norm={args.max_grad_norm!r} and quantum_training_config"
                               f"{clipping_keys} both set gradient clipping; set it in one place")
     elif args.max_grad_norm:
-        config.update(quantum_gradient_clipping=True, max_quantum_grad_norm=float(args.max_grad_norm))
+        config.update(clipping={"name": "global_norm", "max_norm": float(args.max_grad_norm)})
     if "log_every_n_steps" in config and args.logging_steps != reference.logging_steps:
         raise ConfigError(f"TrainingArguments.logging_steps={args.logging_steps!r} and quantum_training_config"
                           "['log_every_n_steps'] both set the logging interval; set it in one place")
