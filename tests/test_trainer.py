@@ -4,6 +4,7 @@ and the no-sync hot path."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import traceback
 from pathlib import Path
@@ -446,3 +447,35 @@ def test_a_bad_key_leaves_the_model_untouched(corpus):
         after = (type(model.encoder.embeddings.collapse), model.encoder.gradient_checkpointing,
                  [p.requires_grad for p in model.parameters()])
         assert after == before
+
+
+@pytest.mark.parametrize("value", [float("nan"), 1.5, -0.5, float("inf"), "0.5", None])
+def test_a_schedule_value_outside_0_1_is_refused_naming_the_schedule_before_any_module_changes(corpus, value):
+    trainer = trainer_for(corpus, {"superposition_schedule": lambda step, total: value})
+    layer = trainer.model.encoder.embeddings
+    before = layer.collapse_probability.clone()
+    with pytest.raises(ValueError, match=r"superposition schedule <lambda> returned .* at step 0 of \d+; a schedule "
+                                         r"must return a number in \[0, 1\]"):
+        trainer.train_epoch(corpus.loaders(batch_size=16)[0])
+    assert torch.equal(layer.collapse_probability, before) and trainer.training_history == {}
+
+
+def test_skipped_steps_never_shrink_the_gradients_of_the_good_ones(corpus):
+    model = Poisonable(classifier(corpus, dropout=0.0))
+    trainer = trainer_for(corpus, {"max_nonfinite_steps": 3, "log_every_n_steps": 100}, model=model)
+    batches = poisoned_loader(corpus, {0, 2, 4})  # every other step is bad: never 3 in a row
+    for _ in range(10):  # 30 skipped steps: a scale halved each time would be 2**-30 by now
+        metrics = trainer.train_epoch(batches[:6])
+        assert metrics["nonfinite_steps"] == 3 and math.isfinite(metrics["loss"])
+    assert trainer.scaler.get_scale() == 1.0
+
+
+def test_an_epoch_without_a_finite_step_is_nan_and_never_the_best(corpus, tmp_path):
+    model = Poisonable(classifier(corpus))
+    trainer = trainer_for(corpus, {"max_nonfinite_steps": 100}, model=model)
+    good, bad = corpus.loaders(batch_size=16, shuffle=False)[0], poisoned_loader(corpus, {0, 1, 2, 3, 4})[:5]
+    trainer.train(good, num_epochs=1, checkpoint_dir=tmp_path)
+    best = (tmp_path / "best.pth").read_bytes()
+    trainer.train(bad, num_epochs=2, checkpoint_dir=tmp_path)
+    assert math.isnan(trainer.training_history["train_loss"][-1])
+    assert (tmp_path / "best.pth").read_bytes() == best  # the finite epoch stays the best

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -113,6 +114,7 @@ class QuantumTrainer:
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.progress_bar = progress_bar
         self.schedule = self._create("superposition_schedule", "schedules", self.config.superposition_schedule)
+        self._schedule_name = _component_name(self.config.superposition_schedule)
         self.clipping = self._create("clipping", "clipping", self.config.clipping_spec())
         self.replay = self._create("quantum_memory_replay", "replay", self.config.replay_spec())
         self.loss_fn = self._create("loss_fn", "losses", loss_fn) if loss_fn is not None else None
@@ -442,7 +444,9 @@ class QuantumTrainer:
             progress.close()
         epoch_sums = self._across_ranks(epoch_sums + window)
         skipped = torch.stack([self._nonfinite[0] - skipped_before, self._nonfinite[1]])
-        *means, skipped, skipped_in_a_row = torch.cat([epoch_sums[0] / epoch_sums[1].clamp_min(1), skipped]).tolist()
+        # a metric no finite step measured is NaN, never 0.0: it must not become the best epoch
+        means = torch.where(epoch_sums[1] > 0, epoch_sums[0] / epoch_sums[1].clamp_min(1), float("nan"))
+        *means, skipped, skipped_in_a_row = torch.cat([means, skipped]).tolist()
         self._check_divergence(skipped_in_a_row)
         metrics = dict(zip(STEP_METRICS, means, strict=True))
         metrics["collapse_probability"] = collapse_sum / max(batches_seen, 1)
@@ -496,8 +500,10 @@ class QuantumTrainer:
     def apply_schedule(self, step: int, total_steps: int) -> float:
         """Set the collapse probability the superposition schedule gives for optimizer
         step ``step`` of ``total_steps`` on every collapse-aware module; returns it
-        (for loops that run the steps themselves, e.g. Lightning or HF's Trainer)."""
-        self._set_collapse_probability(self.schedule(step, total_steps))
+        (for loops that run the steps themselves, e.g. Lightning or HF's Trainer). A value
+        that is not a finite number in [0, 1] raises, naming the schedule, before any module
+        is changed."""
+        self._set_collapse_probability(checked_probability(self.schedule, step, total_steps, self._schedule_name))
         return self.collapse_probability
 
     def request_stop(self) -> None:
@@ -636,7 +642,9 @@ class QuantumTrainer:
         if self.scaler.is_enabled():
             self._count_nonfinite()
         self.scaler.step(self.optimizer)  # skipped when a gradient is not finite
-        self.scaler.update()
+        # fp16: dynamic loss scaling; otherwise the scaler only guards, and its scale stays exactly 1.0
+        # (a skipped step must not shrink the gradients of the good ones that follow)
+        self.scaler.update() if self.precision.needs_grad_scaler else self.scaler.update(1.0)
         if self.lr_scheduler is not None:
             self.lr_scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -736,6 +744,25 @@ def step_metrics(terms: LossTerms, outputs: Any) -> Tensor:
 
     return torch.stack([terms.total.detach().float(), terms.quantum.detach().float(), mean("uncertainty"),
                         mean("sense_entropy"), mean("entanglement"), mean("superposition")])
+
+
+def _component_name(spec: Any) -> str:
+    """How an error names a component given as a name, a ``{"name": ...}`` spec or an object."""
+    if isinstance(spec, str):
+        return repr(spec)
+    if isinstance(spec, Mapping):
+        return repr(spec.get("name"))
+    return getattr(spec, "__name__", None) or type(spec).__name__
+
+
+def checked_probability(schedule: Any, step: int, total_steps: int, name: str) -> float:
+    """``schedule(step, total_steps)`` as a float, checked finite and in [0, 1] on the host
+    (a schedule returns a Python number: no device sync); ``name`` names it in the error."""
+    value = schedule(step, total_steps)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"superposition schedule {name} returned {value!r:.60} at step {step} of {total_steps}; "
+                         "a schedule must return a number in [0, 1]")
+    return float(value)
 
 
 def _first_examples(outputs: Any, count: int) -> Any:
