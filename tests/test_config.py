@@ -1,10 +1,13 @@
-"""The clipping keys of ``quantum_training_config``: each one acts or raises a
+"""``quantum_training_config``: a fuzzed config builds or is refused with a ``ConfigError``; the
+clipping keys each act or raise a
 ``ConfigError`` naming it and what it needs, and ``quantum_gradient_clipping`` clips the
 quantum gradients only."""
 
 from __future__ import annotations
 
 import math
+
+import attrs
 
 import pytest
 import torch
@@ -134,3 +137,30 @@ def test_separate_clipping_bounds_the_classical_part_by_max_grad_norm():
     classical = [p for p in before if role_of(p) is None]
     assert total_norm(p.grad for p in quantum) == pytest.approx(1e-2, rel=1e-4)
     assert total_norm(p.grad for p in classical) == pytest.approx(1e-3, rel=1e-4)
+
+
+_FUZZ_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["linear", "cyclic", "reservoir", "context_aware", "global_norm", "sparse", "bf16", "x"]),
+    st.lists(st.integers(0, 2), max_size=2),
+    st.dictionaries(st.sampled_from(["name", "value", "max_norm", "capacity"]),
+                    st.one_of(st.integers(-1, 3), st.sampled_from(["constant", "global_norm", "reservoir", "?"])),
+                    max_size=2),
+)
+
+
+_FUZZ_BATCH = [{"input_ids": torch.arange(10).view(2, 5), "attention_mask": torch.ones(2, 5, dtype=torch.long),
+                "labels": torch.tensor([0, 1])}]
+
+
+@given(st.dictionaries(st.sampled_from([f.name for f in attrs.fields(QuantumTrainingConfig)]), _FUZZ_VALUES,
+                       max_size=3))
+def test_a_fuzzed_config_builds_a_trainer_or_is_refused_with_a_config_error(config):
+    model = QuantumClassifier(20, 2, embedding_dim=8, num_heads=2, num_layers=0, max_length=8)
+    try:  # refused as it is built, or it trains and validates: nothing escapes later
+        trainer = QuantumTrainer(model, "adamw", "cross_entropy", config, progress_bar=False)
+    except ConfigError as err:
+        assert len(str(err)) < 600 and "\n" not in str(err)
+        return
+    trainer.train_epoch(_FUZZ_BATCH)
+    trainer.validate(_FUZZ_BATCH)

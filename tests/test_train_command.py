@@ -265,6 +265,16 @@ def test_a_bad_config_is_one_line_with_exit_code_2_and_writes_nothing(workdir, c
     assert not (workdir / "runs").exists()
 
 
+def test_yaml_aliases_are_refused_before_they_expand(workdir, capsys):
+    laughs = "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9 if i else ["lol"] * 9) + "]\n"
+                     for i in range(12))  # expanded: 9**12 strings
+    write(workdir, "laughs.yaml", laughs)
+    assert main(["train", "laughs.yaml", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "laughs.yaml: YAML syntax error at line 2, column 10: alias *l0 is not allowed in a run config" in err
+    assert err.count("\n") == 1
+
+
 def test_yaml_syntax_errors_name_the_line(workdir, capsys):
     write(workdir, "bad.yaml", "model:\n  name: QuantumClassifier\n  - oops\n")
     assert main(["train", "bad.yaml"]) == 2
@@ -279,6 +289,9 @@ def test_yaml_syntax_errors_name_the_line(workdir, capsys):
         (["train", "tiny.toml", "--resume", "."], "the folder has no checkpoints/last.pth"),
         (["train", "tiny.toml", "--set", "epochs=3"], "override 'epochs' must look like SECTION.KEY"),
         (["train", "tiny.toml", "--set", "data.module=x.py"], "[data] give either corpus or module, not both"),
+        (["train", "tiny.toml", "--dry-run", "--set", "quantum.superposition_schedule=2"],
+         "[quantum] quantum_training_config['superposition_schedule'] must be a registered name"),
+        (["train", "tiny.toml", "--dry-run", "--set", "quantum.superposition_schedule=[1, 2]"], "got [1, 2]"),
     ],
 )
 def test_command_line_mistakes_are_one_line_with_exit_code_2(workdir, capsys, argv, expected):

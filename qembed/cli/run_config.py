@@ -207,7 +207,16 @@ def _parameters(function: Any, skip: tuple[str, ...] = ()) -> dict[str, inspect.
 
 
 class _YamlLoader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-3`` as a string; this loader reads it as the float it is in TOML."""
+    """YAML 1.1 reads ``1e-3`` as a string; this loader reads it as the float it is in TOML.
+    Aliases (``*name``) are refused: a run config has no use for them, and nested ones
+    expand exponentially ("billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(None, None, f"alias *{event.anchor} is not allowed in a run config: "
+                                       "write the value out", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 _YamlLoader.add_implicit_resolver(

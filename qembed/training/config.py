@@ -7,7 +7,7 @@ what was expected.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 
 class ConfigError(ValueError):
     """A ``quantum_training_config`` key or value that cannot be used."""
+
+
+#: The longest quotation of a value an error message makes (a huge value stays readable).
+QUOTE_LIMIT = 80
+
+
+def quoted(value: Any) -> str:
+    """``repr(value)``, cut to :data:`QUOTE_LIMIT` characters."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
 
 
 def create_component(registry: PluginRegistry, key: str, kind: str, spec: Any, /, *args: Any) -> Any:
@@ -37,11 +47,12 @@ def _number(minimum: float | None = None, *, exclusive: bool = False, integer: b
         kinds = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds):
             expected = "an integer" if integer else "a number"
-            raise ConfigError(f"quantum_training_config[{attribute.name!r}] must be {expected}, got {value!r}")
+            raise ConfigError(
+                f"quantum_training_config[{attribute.name!r}] must be {expected}, got {quoted(value)}")
         if minimum is not None and (value <= minimum if exclusive else value < minimum):
             relation = ">" if exclusive else ">="
             raise ConfigError(
-                f"quantum_training_config[{attribute.name!r}] must be {relation} {minimum}, got {value!r}"
+                f"quantum_training_config[{attribute.name!r}] must be {relation} {minimum}, got {quoted(value)}"
             )
 
     return check
@@ -49,7 +60,8 @@ def _number(minimum: float | None = None, *, exclusive: bool = False, integer: b
 
 def _boolean(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ConfigError(f"quantum_training_config[{attribute.name!r}] must be True or False, got {value!r}")
+        raise ConfigError(
+            f"quantum_training_config[{attribute.name!r}] must be True or False, got {quoted(value)}")
 
 
 def _one_of(*choices: Any):
@@ -58,24 +70,42 @@ def _one_of(*choices: Any):
             listing = ", ".join(repr(c) for c in choices)
             hint = did_you_mean(value, [c for c in choices if isinstance(c, str)]) if isinstance(value, str) else ""
             raise ConfigError(
-                f"quantum_training_config[{attribute.name!r}] must be one of {listing}, got {value!r}{hint}"
+                f"quantum_training_config[{attribute.name!r}] must be one of {listing}, got {quoted(value)}{hint}"
             )
 
     return check
 
 
-def _component_spec(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    """A registry name, a ``{"name": ...}`` mapping, or a built object (checked when built)."""
-    if isinstance(value, Mapping) and "name" not in value:
-        raise ConfigError(
-            f"quantum_training_config[{attribute.name!r}] as a mapping needs a 'name' key, got {dict(value)!r}"
-        )
+def _is_replay_strategy(value: Any) -> bool:
+    return all(callable(getattr(value, name, None))
+               for name in ("add", "sample", "replay_size", "state_dict", "load_state_dict"))
 
 
-def _replay_spec(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if isinstance(value, bool):
-        return
-    _component_spec(instance, attribute, value)
+def _is_collapse_strategy(value: Any) -> bool:
+    from qembed.nn.collapse import CollapseStrategy  # qembed.nn imports the plugin system, as this module does
+
+    return isinstance(value, CollapseStrategy)
+
+
+def _component(what: str, is_built: Callable[[Any], bool], *, allow: tuple[Any, ...] = ()):
+    """A registered name, a ``{"name": ...}`` spec, an object already built that ``is_built``
+    accepts (the kind's contract: ``what``), or one of ``allow`` (``None``, booleans)."""
+
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if any(value is allowed for allowed in allow) or isinstance(value, str):
+            return
+        if isinstance(value, Mapping):
+            if "name" not in value:
+                raise ConfigError(f"quantum_training_config[{attribute.name!r}] as a mapping needs a 'name' key, "
+                                  f"got {quoted(dict(value))}")
+            return
+        if isinstance(value, bool) or not is_built(value):
+            others = "".join(f", {allowed!r}" for allowed in allow)
+            raise ConfigError(f"quantum_training_config[{attribute.name!r}] must be a registered name, a "
+                              f"{{'name': ..., **options}} spec{others} or {what}, got {quoted(value)}")
+
+    check.selects_component = True  # a key that picks a plugin component (docs tests list them)
+    return check
 
 
 @attrs.define(kw_only=True)
@@ -83,16 +113,20 @@ class QuantumTrainingConfig:
     """The trainer's configuration; see ``docs/configuration.md`` for every key."""
 
     # the seed's keys
-    superposition_schedule: Any = attrs.field(default="linear", validator=_component_spec)
+    superposition_schedule: Any = attrs.field(
+        default="linear", validator=_component("a schedule (a callable: step, total_steps -> probability)", callable))
     entanglement_training: bool = attrs.field(default=True, validator=_boolean)
     uncertainty_regularization: float = attrs.field(default=0.0, validator=_number(0.0))
-    collapse_strategy: Any = attrs.field(default=None, validator=_component_spec)
+    collapse_strategy: Any = attrs.field(
+        default=None, validator=_component("a qembed.nn.CollapseStrategy", _is_collapse_strategy, allow=(None,)))
     quantum_gradient_clipping: bool = attrs.field(default=False, validator=_boolean)
     # None: not set (1.0 where it applies); set without the key that uses it, an error
     max_quantum_grad_norm: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(_number(0.0, exclusive=True)))
     separate_clipping: bool = attrs.field(default=False, validator=_boolean)
-    quantum_memory_replay: Any = attrs.field(default=False, validator=_replay_spec)
+    quantum_memory_replay: Any = attrs.field(
+        default=False, validator=_component("a replay strategy (add, sample, replay_size, state_dict, "
+                                            "load_state_dict)", _is_replay_strategy, allow=(True, False)))
     gradient_checkpointing: bool = attrs.field(default=False, validator=_boolean)
     mixed_precision: bool | str = attrs.field(default=False, validator=_one_of(False, True, "bf16", "fp16"))
     quantum_memory_efficient: bool = attrs.field(default=False, validator=_boolean)
@@ -105,7 +139,9 @@ class QuantumTrainingConfig:
     # qembed's own keys
     max_grad_norm: float | None = attrs.field(  # None: not set (1.0 where it applies), as max_quantum_grad_norm
         default=None, validator=attrs.validators.optional(_number(0.0, exclusive=True)))
-    clipping: Any = attrs.field(default=None, validator=_component_spec)
+    clipping: Any = attrs.field(
+        default=None, validator=_component("a clipping strategy (a callable taking the parameter groups)", callable,
+                                           allow=(None,)))
     log_every_n_steps: int = attrs.field(default=50, validator=_number(1, integer=True))
     gradient_accumulation_steps: int = attrs.field(default=1, validator=_number(1, integer=True))
     early_stopping_min_delta: float = attrs.field(default=0.0, validator=_number(0.0))
