@@ -391,3 +391,38 @@ def test_the_classical_baseline_trains_by_name_from_a_run_config(workdir):
     write(workdir, "classical.toml", text)
     assert main(["train", "classical.toml", "--set", "training.epochs=1", "--set", "training.checkpoints=false"]) == 0
     assert len(history(workdir / "runs" / "classical")["train_loss"]) == 1
+
+
+def test_a_diverged_run_is_one_line_with_exit_code_3(workdir, capsys):
+    text = TINY.replace('name = "quantum"\nlr = 3e-3', 'name = "sgd"\nlr = 1e30').replace(
+        "log_every_n_steps = 2", "log_every_n_steps = 1\nmax_nonfinite_steps = 2")
+    write(workdir, "diverging.toml", text)
+    assert main(["train", "diverging.toml"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("qembed: error: training diverged: 2 optimizer steps in a row") and err.count("\n") == 1
+
+
+def test_an_unexpected_error_is_one_line_with_exit_code_1_and_its_traceback_on_request(workdir, capsys, monkeypatch):
+    write(workdir, "broken_data.py", """
+        def build(batch_size):
+            return None + 1
+        """)
+    text = TINY.replace("[data]\nnum_train = 32\nnum_val = 16\nnum_test = 0\nbatch_size = 8\n",
+                        '[data]\nmodule = "broken_data.py"\nbatch_size = 8\n').replace(
+        "max_length = 32", "max_length = 32\nvocab_size = 50\nnum_labels = 2")
+    write(workdir, "broken.toml", text)
+    assert main(["train", "broken.toml"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("qembed: error: TypeError: unsupported operand") and "QEMBED_TRACEBACK=1" in err
+    assert err.count("\n") == 1
+    monkeypatch.setenv("QEMBED_TRACEBACK", "1")
+    with pytest.raises(TypeError):
+        main(["train", "broken.toml"])
+
+
+def test_a_closed_pipe_ends_the_command_quietly_with_exit_code_141(tmp_path):
+    command = f"{sys.executable} -m qembed plugins | head -n 1"
+    result = subprocess.run(["bash", "-c", f"{command}; echo ${{PIPESTATUS[0]}} >&2"], capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    assert result.stdout.startswith("schedules")
+    assert result.stderr.strip().splitlines() == ["141"]  # no "Broken pipe" line, no traceback

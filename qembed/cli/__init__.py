@@ -1,12 +1,15 @@
 """The ``qembed`` command line.
 
-Every command has ``--help`` with examples. An error is one line on stderr and
-exit code 2, never a traceback.
+Every command has ``--help`` with examples. An error is one line on stderr, never a
+traceback (``QEMBED_TRACEBACK=1`` shows one for an unexpected error). Exit codes: 0 done,
+1 an unexpected error, 2 a usage, config, data or file error, 3 training diverged, 130
+interrupted (Ctrl-C), 141 stdout closed by its reader (``qembed plugins | head``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -27,6 +30,9 @@ EPILOG = """examples:
   qembed schedule plot linear cyclic constant --steps 100
   qembed demo                          the main job
 """
+
+
+EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED, EXIT_BROKEN_PIPE = 1, 2, 3, 141
 
 
 class OneLineErrors(argparse.ArgumentParser):
@@ -57,6 +63,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except BrokenPipeError:  # `qembed plugins | head`: the reader left; stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_BROKEN_PIPE
     except (PluginError, ValueError, OSError) as err:  # a file that cannot be read or written is OSError
         print(f"qembed: error: {one_line(err)}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except Exception as err:  # a bug or a plugin's failure: still one line, the traceback on request
+        if _diverged(err):
+            print(f"qembed: error: {one_line(err)}", file=sys.stderr)
+            return EXIT_DIVERGED
+        if os.environ.get("QEMBED_TRACEBACK"):
+            raise
+        print(f"qembed: error: {type(err).__name__}: {one_line(err)} (set QEMBED_TRACEBACK=1 to see where)",
+              file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _diverged(err: Exception) -> bool:
+    """Whether ``err`` is a ``TrainingDivergedError`` (looked up, not imported: importing the
+    trainer would make every command load torch)."""
+    errors = sys.modules.get("qembed.training.errors")
+    return errors is not None and isinstance(err, errors.TrainingDivergedError)
