@@ -18,6 +18,7 @@ import qembed_plugins
 from qembed import hookimpl
 from qembed.data import PolysemyCorpus
 from qembed.models import QuantumClassifier, QuantumMaskedLM
+from qembed.plugins import PluginHookError
 from qembed.training import ConfigError, QuantumTrainer, TrainingDivergedError
 
 
@@ -479,3 +480,15 @@ def test_an_epoch_without_a_finite_step_is_nan_and_never_the_best(corpus, tmp_pa
     trainer.train(bad, num_epochs=2, checkpoint_dir=tmp_path)
     assert math.isnan(trainer.training_history["train_loss"][-1])
     assert (tmp_path / "best.pth").read_bytes() == best  # the finite epoch stays the best
+
+
+def test_a_failing_lifecycle_hook_is_named_with_its_plugin(corpus):
+    class Broken:
+        @hookimpl
+        def qembed_on_epoch_end(self, trainer, epoch, metrics):
+            raise RuntimeError("disk quota")
+
+    trainer = trainer_for(corpus, plugins=[Broken()])
+    with pytest.raises(PluginHookError, match=r"qembed_on_epoch_end of plugin '.*Broken.*' registered in code raised "
+                                              r"RuntimeError: disk quota"):
+        trainer.train(corpus.loaders(batch_size=16)[0], num_epochs=1)

@@ -54,6 +54,10 @@ class PluginLoadError(PluginError):
     """A plugin failed to import, to register, or broke the contract."""
 
 
+class PluginHookError(PluginError):
+    """A plugin's lifecycle hook raised; the message names the hook and the plugin."""
+
+
 class ComponentOptionError(PluginError, ValueError):
     """Options that a component's factory does not accept."""
 

@@ -176,6 +176,11 @@ class PluginRegistry:
             scoped.register(plugin)
         return scoped
 
+    def describe(self, plugin_name: str) -> str:
+        """Where the plugin registered as ``plugin_name`` comes from, for error messages."""
+        source = self._sources.get(plugin_name)
+        return source.describe() if source is not None else f"plugin {plugin_name!r}"
+
     def sources(self) -> list[PluginSource]:
         """Every loaded plugin, in load order."""
         self.load_entry_points()

@@ -1,14 +1,16 @@
 """Calls the lifecycle hooks that some plugin implements, and no others.
 
 Which hooks have implementations is looked up once per trainer, so a hook that
-no plugin implements costs nothing, however many plugins are installed.
+no plugin implements costs nothing, however many plugins are installed. An
+implementation that raises is named in a :class:`~qembed.plugins.PluginHookError`
+(the hook, and the distribution or code that registered the plugin).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from qembed.plugins import PluginRegistry
+from qembed.plugins import PluginHookError, PluginRegistry
 
 LIFECYCLE_HOOKS = (
     "qembed_on_train_start",
@@ -22,6 +24,7 @@ LIFECYCLE_HOOKS = (
 
 class Lifecycle:
     def __init__(self, registry: PluginRegistry) -> None:
+        self._registry = registry
         relay = registry.hook
         self._callers = {
             name: getattr(relay, name) for name in LIFECYCLE_HOOKS if getattr(relay, name).get_hookimpls()
@@ -33,5 +36,17 @@ class Lifecycle:
 
     def call(self, hook: str, **arguments: Any) -> None:
         caller = self._callers.get(hook)
-        if caller is not None:
-            caller(**arguments)
+        if caller is None:
+            return
+        implementations = caller.get_hookimpls()
+        if any(impl.hookwrapper or impl.wrapper for impl in implementations):
+            caller(**arguments)  # wrappers need pluggy's own call; a failure is not attributed
+            return
+        for impl in reversed(implementations):  # pluggy's order: the last registered first
+            try:
+                impl.function(**{name: arguments[name] for name in impl.argnames})
+            except PluginHookError:
+                raise
+            except Exception as err:
+                where = self._registry.describe(impl.plugin_name)
+                raise PluginHookError(f"{hook} of {where} raised {type(err).__name__}: {err}") from err
