@@ -5,6 +5,8 @@
     torchrun --nproc_per_node 2 tests/distributed_job.py OUT replay-full        # 3 epochs with replay
     torchrun --nproc_per_node 2 tests/distributed_job.py OUT replay-stopped     # stops after epoch 2
     torchrun --nproc_per_node 2 tests/distributed_job.py OUT replay-resumed     # resumes it to epoch 3
+    torchrun --nproc_per_node 2 tests/distributed_job.py OUT replay-sigterm     # rank 1 alone gets SIGTERM at step 6
+    torchrun --nproc_per_node 2 tests/distributed_job.py OUT replay-continued   # resumes its interrupted.pth
 
 LOSS is a registered loss name (default cross_entropy); with "entanglement" the
 distributed run sets entanglement_sync, so its loss pools pairs over both ranks.
@@ -15,6 +17,8 @@ and single runs must end with the same weights.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from qembed import hookimpl
 from qembed.data import PolysemyCorpus
 from qembed.models import QuantumClassifier
 from qembed.training import QuantumTrainer
+from qembed.training.interruption import TrainingInterrupted
 
 
 class StopAfterEpochTwo:
@@ -31,6 +36,13 @@ class StopAfterEpochTwo:
     def qembed_on_epoch_end(self, trainer, epoch, metrics):
         if epoch == 1:
             trainer.request_stop()
+
+
+class SigtermOnRankOne:
+    @hookimpl
+    def qembed_on_log(self, trainer, step, metrics):
+        if step == 6 and trainer.distributed.rank == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(out: Path, mode: str, loss: str) -> None:
@@ -48,15 +60,19 @@ def main(out: Path, mode: str, loss: str) -> None:
               "quantum_memory_replay": {"name": "reservoir", "capacity": 16} if replay else False,
               "quantum_sync": replay}
     spec = {"name": loss, "entanglement_weight": 1.0} if loss == "entanglement" else {"name": loss}
-    plugins = [StopAfterEpochTwo()] if mode == "replay-stopped" else []
+    plugins = {"replay-stopped": [StopAfterEpochTwo()], "replay-sigterm": [SigtermOnRankOne()]}.get(mode, [])
     trainer = QuantumTrainer(model, {"name": "sgd", "lr": 0.1}, spec, config, log_dir=out / "logs",
                              plugins=plugins, progress_bar=False)
     (out / f"seed_{mode}_rank{trainer.distributed.rank if distributed else 0}.txt").write_text(
         str(torch.initial_seed()))  # quantum_sync seeds each rank's collapses with seed + rank
-    resume = out / "checkpoints" / "last.pth" if mode == "replay-resumed" else None
-    history = trainer.train(train, val, num_epochs=3 if replay else 2, checkpoint_dir=out / "checkpoints",
-                            resume_from=resume)
+    resume = {"replay-resumed": "last.pth", "replay-continued": "interrupted.pth"}.get(mode)
     name = f"rank{trainer.distributed.rank}" if distributed else "single"
+    try:
+        history = trainer.train(train, val, num_epochs=3 if replay else 2, checkpoint_dir=out / "checkpoints",
+                                resume_from=out / "checkpoints" / resume if resume else None)
+    except TrainingInterrupted as stopped:  # every rank stops at the same step
+        (out / f"stopped_{name}.txt").write_text(f"{stopped.signum} {trainer.global_step}")
+        return
     torch.save(model.state_dict(), out / f"weights_{mode}_{name}.pth")
     (out / f"history_{mode}_{name}.json").write_text(json.dumps(history))
 

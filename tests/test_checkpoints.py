@@ -192,3 +192,51 @@ def test_restore_best_weights_ends_with_the_best_epochs_weights(small, tmp_path)
     trainer.train(train, val, num_epochs=4, restore_best_weights=True)
     best_epoch = min(seen, key=lambda e: seen[e][0])
     assert all(torch.equal(v, seen[best_epoch][1][k]) for k, v in trainer.model.state_dict().items())
+
+
+def same_run(expected: Path, resumed: Path) -> bool:
+    """Whether two job folders hold bitwise the same final weights and history."""
+    first = torch.load(expected / "final_weights.pth", weights_only=True)
+    second = torch.load(resumed / "final_weights.pth", weights_only=True)
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first) and (
+        json.loads((expected / "final_history.json").read_text())
+        == json.loads((resumed / "final_history.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted")
+    job("full", out)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["SIGINT@4", "SIGTERM@4", "SIGTERM@16"])  # 6 steps per epoch: epochs 1, 1, 3
+def test_a_signal_mid_epoch_finishes_the_step_and_the_resumed_run_is_bitwise_identical(spec, uninterrupted,
+                                                                                        tmp_path):
+    stopped = job(spec, tmp_path, check=False)
+    assert stopped.returncode != 0 and f"training stopped by {spec.split('@')[0]}" in stopped.stderr
+    assert not (tmp_path / "final_weights.pth").exists()
+    state = torch.load(tmp_path / "checkpoints" / "interrupted.pth", weights_only=True)
+    step = int(spec.split("@")[1])
+    assert state["global_step"] == step and state["epoch"] == (step - 1) // 6
+    assert state["position"]["batches_done"] == step - 6 * state["epoch"]
+    job("resume=interrupted.pth", tmp_path)  # trainer.train(resume_from=...)
+    assert same_run(uninterrupted, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["last.pth", "best.pth"])
+def test_resume_from_last_or_best_after_a_sigterm_completes_every_epoch(name, tmp_path):
+    job("SIGTERM@16", tmp_path, check=False)
+    assert torch.load(tmp_path / "checkpoints" / name, weights_only=True)["position"] is None
+    job(f"resume={name}", tmp_path)
+    history = json.loads((tmp_path / "final_history.json").read_text())
+    assert history["epoch"] == [0, 1, 2, 3]
+
+
+def test_signal_handlers_are_restored_after_train(small):
+    trainer, train, _, _ = small
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    trainer.train(train, num_epochs=1)
+    assert {signum: signal.getsignal(signum) for signum in before} == before

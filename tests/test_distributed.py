@@ -72,3 +72,19 @@ def test_per_rank_replay_is_checkpointed_per_rank_and_resumes_exactly_under_torc
         assert all(torch.equal(expected[k], resumed[k]) for k in expected), rank
     assert json.loads((full / "history_replay-full_rank0.json").read_text()) == json.loads(
         (interrupted / "history_replay-resumed_rank0.json").read_text())
+
+
+def test_a_sigterm_on_one_rank_stops_every_rank_at_the_same_step_and_resumes_exactly(tmp_path):
+    full, stopped = tmp_path / "full", tmp_path / "stopped"
+    torchrun(str(full), "replay-full")
+    torchrun(str(stopped), "replay-sigterm")
+    assert [(stopped / f"stopped_rank{rank}.txt").read_text() for rank in (0, 1)] == ["15 6", "15 6"]
+    assert torch.load(stopped / "checkpoints" / "interrupted.pth", weights_only=True)["position"]["batches_done"] == 2
+    assert (stopped / "checkpoints" / "interrupted.rank1.pth").is_file()
+    torchrun(str(stopped), "replay-continued")
+    for rank in ("rank0", "rank1"):
+        expected = torch.load(full / f"weights_replay-full_{rank}.pth", weights_only=True)
+        resumed = torch.load(stopped / f"weights_replay-continued_{rank}.pth", weights_only=True)
+        assert all(torch.equal(expected[k], resumed[k]) for k in expected), rank
+    assert json.loads((full / "history_replay-full_rank0.json").read_text()) == json.loads(
+        (stopped / "history_replay-continued_rank0.json").read_text())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -426,3 +428,49 @@ def test_a_closed_pipe_ends_the_command_quietly_with_exit_code_141(tmp_path):
                             text=True, timeout=120, cwd=tmp_path)
     assert result.stdout.startswith("schedules")
     assert result.stderr.strip().splitlines() == ["141"]  # no "Broken pipe" line, no traceback
+
+
+# --- stops and resumes in real processes ------------------------------------------------
+
+RESUME_JOB = REPO_ROOT / "tests" / "resume_job.py"
+
+
+def qembed_process(workdir: Path, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=300, cwd=workdir)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("spec", "code"), [("SIGINT@2", 130), ("SIGTERM@2", 143)])  # 4 steps per epoch
+def test_a_signal_in_epoch_one_then_the_printed_resume_command_matches_an_uninterrupted_run(workdir, spec, code):
+    full = qembed_process(workdir, "-m", "qembed", "train", "tiny.toml", "--set", "training.log_dir=runs/full")
+    assert full.returncode == 0, full.stderr
+    stopped = qembed_process(workdir, str(RESUME_JOB), "cli", spec, "train", "tiny.toml")
+    assert stopped.returncode == code, stopped.stderr
+    *_, message = stopped.stderr.strip().splitlines()
+    assert message == (f"interrupted ({spec.split('@')[0]}); continue with: "
+                       "qembed train runs/tiny/config.yaml --resume runs/tiny")
+    assert sorted(p.name for p in (workdir / "runs" / "tiny" / "checkpoints").iterdir()) == ["interrupted.pth"]
+    command = message.partition("continue with: qembed ")[2].split()
+    resumed = qembed_process(workdir, "-m", "qembed", *command)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "continuing runs/tiny/checkpoints/interrupted.pth up to epoch 2" in resumed.stdout
+    assert history(workdir / "runs" / "tiny") == history(workdir / "runs" / "full")
+    final, expected = (torch.load(workdir / "runs" / name / "checkpoints" / "last.pth", weights_only=True)
+                       for name in ("tiny", "full"))
+    assert all(torch.equal(final["model_state"][k], expected["model_state"][k]) for k in expected["model_state"])
+
+
+@pytest.mark.slow
+def test_sigterm_from_outside_writes_interrupted_pth_and_exits_143(workdir):
+    process = subprocess.Popen([sys.executable, "-m", "qembed", "train", "tiny.toml", "--set", "training.epochs=500"],
+                               cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # the first epoch's row: training is under way
+        if line.split()[:1] == ["1"]:
+            break
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted (SIGTERM); continue with: qembed train")
+    state = torch.load(workdir / "runs" / "tiny" / "checkpoints" / "interrupted.pth", weights_only=True)
+    assert state["epoch"] >= 1 and state["global_step"] >= 4
+    assert "Traceback" not in stderr

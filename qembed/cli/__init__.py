@@ -2,8 +2,8 @@
 
 Every command has ``--help`` with examples. An error is one line on stderr, never a
 traceback (``QEMBED_TRACEBACK=1`` shows one for an unexpected error). Exit codes: 0 done,
-1 an unexpected error, 2 a usage, config, data or file error, 3 training diverged, 130
-interrupted (Ctrl-C), 141 stdout closed by its reader (``qembed plugins | head``).
+1 an unexpected error, 2 a usage, config, data or file error, 3 training diverged, 130 / 143
+interrupted (Ctrl-C / SIGTERM), 141 stdout closed by its reader (``qembed plugins | head``).
 """
 
 from __future__ import annotations

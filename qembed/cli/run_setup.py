@@ -30,7 +30,7 @@ from qembed.training.history import History
 from qembed.training.seeding import seed_everything
 
 CHECKPOINTS = "checkpoints"
-RESUMABLE = ("last.pth", "interrupted.pth")  # in the order --resume RUN_DIR looks for them
+RESUMABLE = ("last.pth", "interrupted.pth")  # --resume RUN_DIR takes the newest (last.pth on a tie)
 
 
 @attrs.frozen
@@ -113,12 +113,13 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
 
 def resume_target(path: Path, config: RunConfig, timestamp: str) -> tuple[Path, Path]:
     """``(run folder, checkpoint)`` for ``--resume PATH``: a run folder continues from its
-    ``checkpoints/last.pth``; a checkpoint inside ``<run>/checkpoints/`` writes into
+    newest of ``checkpoints/last.pth`` and ``interrupted.pth`` (a stop after the last
+    epoch's checkpoint is the newer); a checkpoint inside ``<run>/checkpoints/`` writes into
     ``<run>``, one elsewhere into a new run folder from ``[training] log_dir``."""
     if path.is_dir():
-        for name in RESUMABLE:
-            if (path / CHECKPOINTS / name).is_file():
-                return path, path / CHECKPOINTS / name
+        found = [path / CHECKPOINTS / name for name in RESUMABLE if (path / CHECKPOINTS / name).is_file()]
+        if found:
+            return path, max(found, key=lambda file: file.stat().st_mtime_ns)  # max keeps the first on a tie
         raise RunConfigError(f"--resume {path}: the folder has no {CHECKPOINTS}/{RESUMABLE[0]} "
                              f"(nor {CHECKPOINTS}/{RESUMABLE[1]}) to continue from")
     if not path.is_file():

@@ -28,7 +28,8 @@ EPILOG = """examples:
 
 The run folder ([training] log_dir, default runs/{name}-{timestamp}) holds TensorBoard
 events, history.json, the resolved config.yaml and checkpoints/last.pth and best.pth.
---resume takes that folder or a checkpoint file and continues the run exactly;
+--resume takes that folder (its newest of last.pth and interrupted.pth) or a checkpoint
+file and continues the run exactly, mid-epoch after Ctrl-C or SIGTERM (exit codes 130, 143);
 [training] epochs counts from the run's start. Every section and key: docs/cli.md.
 """
 HEADER = f"{'epoch':>5}  {'loss':>7}  {'val acc':>7}  {'uncertainty':>11}  {'collapse p':>10}"
@@ -46,7 +47,8 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("config", type=Path, metavar="CONFIG", help="a .toml, .yaml or .yml run config")
     parser.add_argument("--resume", type=Path, metavar="PATH",
-                        help="continue the run in this run folder (its checkpoints/last.pth) or from this checkpoint")
+                        help="continue the run in this run folder (the newer of its checkpoints/last.pth and "
+                        "interrupted.pth) or from this checkpoint")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a key of the file (the value is read as TOML, else as a string); repeatable")
     parser.add_argument("--dry-run", action="store_true",
@@ -96,14 +98,23 @@ def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = 
               f"{prepared.data.description}; logs in {run_dir}")
     try:
         prepared.train()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: the step finished and interrupted.pth was written
+        from qembed.training.interruption import exit_code
+
         if reports:
             how = f"; continue with: qembed train {run_dir / 'config.yaml'} --resume {run_dir}"
-            print(f"\ninterrupted{how if config.training.checkpoints else ''}", file=sys.stderr)
-        return 130
+            print(f"\ninterrupted ({_signal_name(err)}){how if config.training.checkpoints else ''}",
+                  file=sys.stderr)
+        return exit_code(err)
     if reports:
         _print_summary(prepared, table.rows_printed)
     return 0
+
+
+def _signal_name(err: KeyboardInterrupt) -> str:
+    import signal
+
+    return signal.Signals(getattr(err, "signum", signal.SIGINT)).name
 
 
 def _print_summary(prepared: PreparedRun, rows_printed: int) -> None:

@@ -8,7 +8,9 @@ The built-in losses and optimizers are importable as the seed shows, from
 from qembed.training.config import ConfigError, QuantumTrainingConfig
 from qembed.training.errors import TrainingDivergedError
 from qembed.training.history import History
+from qembed.training.interruption import TrainingInterrupted
 from qembed.training.loss_terms import LossTerms
 from qembed.training.trainer import QuantumTrainer
 
-__all__ = ["ConfigError", "History", "LossTerms", "QuantumTrainer", "QuantumTrainingConfig", "TrainingDivergedError"]
+__all__ = ["ConfigError", "History", "LossTerms", "QuantumTrainer", "QuantumTrainingConfig", "TrainingDivergedError",
+           "TrainingInterrupted"]

@@ -3,7 +3,7 @@
 A checkpoint is a dict of tensors and plain types (it loads with
 ``torch.load(weights_only=True)``): the model, optimizer and grad-scaler state, the
 replay buffer, the run's position (epoch, step, where the run started and how long it
-is), the early-stopping state, the history, the resolved config (components by name
+is; for ``interrupted.pth`` also how far the stopped epoch got), the early-stopping state, the history, the resolved config (components by name
 and options, never pickled objects), the LR scheduler's position and every RNG state.
 In a distributed run, every other rank writes its own replay
 buffer and RNG states beside it (``last.rank1.pth``, ...). It carries a format version;
@@ -59,6 +59,7 @@ def build(trainer: QuantumTrainer, run: RunState | None, sampler_generator: Any 
         "epoch": trainer.epoch,
         "global_step": trainer.global_step,
         "run": attrs.asdict(run) if run is not None else None,
+        "position": trainer._position_state(),  # mid-epoch: how far the epoch got (else None)
         "history": {key: list(values) for key, values in trainer.training_history.items()},
         "config": trainer.config.to_dict(),
         "rng": rng_state.capture(sampler_generator),
@@ -74,7 +75,7 @@ def rank_path(path: Any, rank: int) -> Path:
 def build_rank_part(trainer: QuantumTrainer, sampler_generator: Any = None) -> dict[str, Any]:
     """What differs between ranks of a distributed run: the replay buffer and the RNGs."""
     return {"format": FORMAT + "-rank", "version": VERSION, "replay_state": trainer.replay.state_dict(),
-            "rng": rng_state.capture(sampler_generator)}
+            "rng": rng_state.capture(sampler_generator), "position": trainer._position_state()}
 
 
 def restore_rank_part(trainer: QuantumTrainer, state: Any, path: Any, sampler_generator: Any = None) -> None:

@@ -8,6 +8,7 @@ implementation that raises is named in a :class:`~qembed.plugins.PluginHookError
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from qembed.plugins import PluginHookError, PluginRegistry
@@ -48,5 +49,13 @@ class Lifecycle:
             except PluginHookError:
                 raise
             except Exception as err:
+                if _is_own(impl.plugin):  # qembed's own hooks (TensorBoard, the CLI's) name their errors
+                    raise
                 where = self._registry.describe(impl.plugin_name)
                 raise PluginHookError(f"{hook} of {where} raised {type(err).__name__}: {err}") from err
+
+
+def _is_own(plugin: Any) -> bool:
+    """Whether ``plugin`` is one of qembed's own (``qembed`` or ``qembed_plugins``)."""
+    module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+    return module.split(".")[0] in ("qembed", "qembed_plugins")

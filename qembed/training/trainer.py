@@ -54,6 +54,7 @@ from qembed.training.distributed import Distributed, ShardSampler
 from qembed.training.errors import TrainingDivergedError
 from qembed.training.examples import batch_size, concat_batches
 from qembed.training.history import History
+from qembed.training.interruption import EpochPosition, StopFlag, TrainingInterrupted
 from qembed.training.lifecycle import Lifecycle
 from qembed.training.loss_call import LossCall, with_uncertainty_penalty
 from qembed.training.loss_terms import LossTerms
@@ -162,6 +163,9 @@ class QuantumTrainer:
         #: what ``train()`` uses for the arguments it is not given
         self.run_defaults = RunDefaults()
         self._stop_requested = False
+        self._stop = StopFlag()  # set by SIGINT / SIGTERM while train() runs
+        self._position: EpochPosition | None = None  # how far the running epoch got
+        self._resume_position: EpochPosition | None = None  # where a resumed epoch continues
         self._evaluation_generator = torch.Generator(device=self.device)
 
     @classmethod
@@ -282,7 +286,9 @@ class QuantumTrainer:
         epochs and steps keep counting and the history grows.
 
         ``checkpoint_dir``: write ``last.pth`` after every epoch and ``best.pth`` when
-        the monitored loss improves (``interrupted.pth`` on Ctrl-C);
+        the monitored loss improves (``interrupted.pth`` on Ctrl-C or SIGTERM: the step
+        finishes, the file records where in the epoch the run stopped and
+        :class:`~qembed.training.interruption.TrainingInterrupted` is raised);
         ``keep_best_checkpoint=False`` writes ``last.pth`` only. ``resume_from``:
         continue the run a checkpoint came from; ``num_epochs`` counts from that run's
         start. ``restore_best_weights``: end with the best epoch's weights.
@@ -315,6 +321,7 @@ class QuantumTrainer:
             self._steps_per_epoch(val_dataloader, "val_dataloader")
         generator = rng_state.sampler_generator(train_dataloader)
         run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps)
+        self._position = self._resume_position = None
         if resume_from is not None:
             run = self._resume(resume_from, run, generator)
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -323,39 +330,42 @@ class QuantumTrainer:
         self._stop_requested = False
         self._run = run
         self._lifecycle.call("qembed_on_train_start", trainer=self)
-        try:
-            while self.epoch < run.end_epoch and not self._stop_requested:
-                set_epoch = getattr(getattr(train_dataloader, "sampler", None), "set_epoch", None)
-                if set_epoch is not None:  # a DistributedSampler reshuffles per epoch
-                    set_epoch(self.epoch)
-                row = {f"train_{k}" if k == "loss" else k: v
-                       for k, v in self.train_epoch(train_dataloader, self.epoch).items()}
-                if val_dataloader is not None:
-                    row.update({f"val_{k}": v for k, v in self.validate(val_dataloader).items()})
-                row["epoch"] = self.epoch
-                self.training_history.append(row)
-                self._write_history()
-                improved = row[monitor] < run.best - self.config.early_stopping_min_delta
-                run.best, run.stale = (row[monitor], 0) if improved else (run.best, run.stale + 1)
-                self.epoch += 1
-                if improved and save_best_model:
-                    self.save_model(model_save_path)
-                if improved and restore_best_weights:
-                    best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        with self._stop.installed():
+            try:
+                while self.epoch < run.end_epoch and not self._stop_requested:
+                    self._stop_if_signalled(at_log=True)
+                    set_epoch = getattr(getattr(train_dataloader, "sampler", None), "set_epoch", None)
+                    if set_epoch is not None:  # a DistributedSampler reshuffles per epoch
+                        set_epoch(self.epoch)
+                    row = {f"train_{k}" if k == "loss" else k: v
+                           for k, v in self.train_epoch(train_dataloader, self.epoch).items()}
+                    if val_dataloader is not None:
+                        row.update({f"val_{k}": v for k, v in self.validate(val_dataloader).items()})
+                    row["epoch"] = self.epoch
+                    improved = row[monitor] < run.best - self.config.early_stopping_min_delta
+                    run.best, run.stale = (row[monitor], 0) if improved else (run.best, run.stale + 1)
+                    self.training_history.append(row)
+                    self.epoch += 1
+                    self._position = None  # the epoch is complete
+                    self._write_history()
+                    if improved and save_best_model:
+                        self.save_model(model_save_path)
+                    if improved and restore_best_weights:
+                        best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+                    if folder is not None:
+                        self.save_checkpoint(folder / "last.pth", _sampler=generator)
+                        if improved and keep_best_checkpoint:
+                            self.save_checkpoint(folder / "best.pth", _sampler=generator)
+                    self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch - 1, metrics=row)
+                    if early_stopping_patience is not None and not improved and run.stale >= early_stopping_patience:
+                        break
+            except KeyboardInterrupt:
                 if folder is not None:
-                    self.save_checkpoint(folder / "last.pth", _sampler=generator)
-                    if improved and keep_best_checkpoint:
-                        self.save_checkpoint(folder / "best.pth", _sampler=generator)
-                self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch - 1, metrics=row)
-                if early_stopping_patience is not None and not improved and run.stale >= early_stopping_patience:
-                    break
-        except KeyboardInterrupt:
-            if folder is not None:
-                self.save_checkpoint(folder / "interrupted.pth", _sampler=generator)
-            self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
-            raise
-        finally:
-            self._run = None
+                    self.save_checkpoint(folder / "interrupted.pth", _sampler=generator)
+                self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
+                raise
+            finally:
+                self._run = None
         if best_weights is not None:
             self.model.load_state_dict(best_weights)
             self._applied_probability = None  # the weights brought their own collapse probability
@@ -379,9 +389,12 @@ class QuantumTrainer:
     def _resume(self, path: str | os.PathLike, run: RunState, generator: Any) -> RunState:
         state = checkpoint.check_format(safe_load(path, map_location=self.device), path)
         saved = checkpoint.restore(self, state, generator)
-        if not self.is_main_process:  # this rank's own replay buffer and RNG states
+        position = state.get("position")  # a mid-epoch stop (interrupted.pth): how far the epoch got
+        if not self.is_main_process:  # this rank's own replay buffer, RNG states and epoch sums
             part = checkpoint.rank_path(path, self.distributed.rank)
-            checkpoint.restore_rank_part(self, safe_load(part, map_location=self.device), part, generator)
+            part_state = safe_load(part, map_location=self.device)
+            checkpoint.restore_rank_part(self, part_state, part, generator)
+            position = part_state.get("position")
         if saved is None:
             raise ValueError(f"{str(path)!r} was saved outside train(); it holds no run to continue")
         if saved.steps_per_epoch != run.steps_per_epoch:
@@ -390,7 +403,54 @@ class QuantumTrainer:
                 f"loader gives {run.steps_per_epoch}: resume with the same data and gradient_accumulation_steps"
             )
         saved.num_epochs = run.num_epochs  # counted from the run's start
+        if position is not None:
+            self._resume_position = EpochPosition.from_state(position, self.device)
         return saved
+
+    def _stop_if_signalled(self, *, at_log: bool) -> None:
+        """Raise :class:`TrainingInterrupted` at a step boundary once SIGINT / SIGTERM
+        arrived. One process reads a Python flag (no device sync); the ranks of a
+        distributed run agree on it (MAX all-reduce) only where ``at_log``, so all stop
+        at the same step."""
+        signum = self._stop.signum
+        if self.distributed is not None:
+            if not at_log:
+                return
+            flag = torch.tensor([float(signum or 0)], device=self.device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            signum = int(flag.item()) or None
+        if signum is not None:
+            raise TrainingInterrupted(signum)
+
+    def _epoch_position(self, loader: Iterable[Any], epoch: int, metrics: int) -> tuple[EpochPosition, Any]:
+        """Where epoch ``epoch`` starts, and the loader's iterator: at its first batch,
+        or, resuming a mid-epoch checkpoint, past the batches trained before the stop
+        (the epoch's shuffle is redrawn from the generator states it started with)."""
+        generator = rng_state.sampler_generator(loader)
+        resumed, self._resume_position = self._resume_position, None
+        if resumed is None or resumed.epoch != epoch:
+            zeros = torch.zeros(2, metrics, device=self.device)
+            position = EpochPosition(epoch, 0, generator.get_state() if generator is not None else None,
+                                     torch.get_rng_state(), zeros, torch.zeros_like(zeros), self._nonfinite,
+                                     self._nonfinite[0].clone())
+            return position, iter(loader)
+        now = rng_state.capture()  # the RNGs at the stop, as the checkpoint restored them
+        torch.set_rng_state(resumed.torch_at_start)
+        if generator is not None and resumed.sampler_at_start is not None:
+            generator.set_state(resumed.sampler_at_start)
+        iterator = iter(loader)
+        for _ in range(resumed.batches_done):
+            next(iterator)
+        rng_state.restore(now)  # the sampler generator stays where the skipped batches left it
+        self._nonfinite = resumed.nonfinite
+        return resumed, iterator
+
+    def _position_state(self) -> dict[str, Any] | None:
+        """The running epoch's position for a checkpoint (``None`` between epochs)."""
+        if self._position is None:
+            return None
+        self._position.nonfinite = self._nonfinite
+        return self._position.state_dict()
 
     def train_epoch(self, train_dataloader: Iterable[Any], epoch: int = 0) -> dict[str, float]:
         """One pass over ``train_dataloader``; returns the epoch's mean ``loss``,
@@ -403,15 +463,16 @@ class QuantumTrainer:
         log_every = self.config.log_every_n_steps
         self.model.train()
         # per metric: [sum over batches, batches where it was finite]; a skipped step's NaN stays out
-        epoch_sums = torch.zeros(2, len(STEP_METRICS), device=self.device)
-        window = torch.zeros_like(epoch_sums)
-        skipped_before = self._nonfinite[0].clone()
-        collapse_sum = 0.0
-        batches_seen = 0
+        position, iterator = self._epoch_position(train_dataloader, epoch, len(STEP_METRICS))
+        self._position = position
+        epoch_sums, window, skipped_before = position.epoch_sums, position.window, position.skipped_before
+        collapse_sum, batches_seen = position.collapse_sum, position.batches_seen
         window_weight: Tensor | int = 0
         progress = EpochProgress(self.progress_bar and self.is_main_process, batches, f"epoch {epoch + 1}")
+        for _ in range(position.batches_done):
+            progress.update()
         try:
-            for index, batch in enumerate(train_dataloader):
+            for index, batch in enumerate(iterator, start=position.batches_done):
                 starts_window = index % accumulate == 0
                 ends_window = (index + 1) % accumulate == 0 or index + 1 == batches
                 if starts_window:
@@ -432,11 +493,15 @@ class QuantumTrainer:
                     self._optimizer_step(window_weight if accumulate > 1 else None)
                     run.run_step += 1
                     window_weight = 0
-                    if self.global_step % log_every == 0:
+                    position.batches_done, position.collapse_sum, position.batches_seen = (
+                        index + 1, collapse_sum, batches_seen)
+                    logs = self.global_step % log_every == 0
+                    if logs:
                         totals = self._across_ranks(window.clone())
                         self._log(totals[0] / totals[1].clamp_min(1), progress)
                         epoch_sums += window
                         window.zero_()
+                    self._stop_if_signalled(at_log=logs)
                 progress.update()
                 if self._stop_requested:
                     break
