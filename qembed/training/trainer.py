@@ -44,9 +44,15 @@ from qembed.training.batches import (
     with_sample_logits,
     without_entanglement,
 )
-from qembed.training import checkpoint, rng_state
+from qembed.training import checkpoint, rng_state, run_lock
 from qembed.training.checkpoint import RunState
-from qembed.training.checkpoint_io import atomic_save, load_model_state, load_state_dict_checked, safe_load
+from qembed.training.checkpoint_io import (
+    atomic_save,
+    atomic_write_bytes,
+    load_model_state,
+    load_state_dict_checked,
+    safe_load,
+)
 from qembed.training.config import ConfigError, QuantumTrainingConfig, create_component
 from qembed.training.devices import Precision, resolve_device, to_device
 from qembed.training.distributed import Distributed, ShardSampler
@@ -312,53 +318,55 @@ class QuantumTrainer:
         if val_dataloader is not None:
             self._steps_per_epoch(val_dataloader, "val_dataloader")
         generator = rng_state.sampler_generator(train_dataloader)
-        run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps)
-        if resume_from is not None:
-            run = self._resume(resume_from, run, generator)
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        monitor = "val_loss" if val_dataloader is not None else "train_loss"
-        best_weights = None
-        self._stop_requested = False
-        self._run = run
-        self._lifecycle.call("qembed_on_train_start", trainer=self)
-        try:
-            while self.epoch < run.end_epoch and not self._stop_requested:
-                set_epoch = getattr(getattr(train_dataloader, "sampler", None), "set_epoch", None)
-                if set_epoch is not None:  # a DistributedSampler reshuffles per epoch
-                    set_epoch(self.epoch)
-                row = {f"train_{k}" if k == "loss" else k: v
-                       for k, v in self.train_epoch(train_dataloader, self.epoch).items()}
-                if val_dataloader is not None:
-                    row.update({f"val_{k}": v for k, v in self.validate(val_dataloader).items()})
-                row["epoch"] = self.epoch
-                self.training_history.append(row)
-                self._write_history()
-                improved = row[monitor] < run.best - self.config.early_stopping_min_delta
-                run.best, run.stale = (row[monitor], 0) if improved else (run.best, run.stale + 1)
-                self.epoch += 1
-                if improved and save_best_model:
-                    self.save_model(model_save_path)
-                if improved and restore_best_weights:
-                    best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        writes = [folder, self.log_dir] if self.is_main_process else []
+        with run_lock.locked(writes):  # one writer per folder, held until train() returns or raises
+            run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps)
+            if resume_from is not None:
+                run = self._resume(resume_from, run, generator)
+            monitor = "val_loss" if val_dataloader is not None else "train_loss"
+            best_weights = None
+            self._stop_requested = False
+            self._run = run
+            self._lifecycle.call("qembed_on_train_start", trainer=self)
+            try:
+                while self.epoch < run.end_epoch and not self._stop_requested:
+                    set_epoch = getattr(getattr(train_dataloader, "sampler", None), "set_epoch", None)
+                    if set_epoch is not None:  # a DistributedSampler reshuffles per epoch
+                        set_epoch(self.epoch)
+                    row = {f"train_{k}" if k == "loss" else k: v
+                           for k, v in self.train_epoch(train_dataloader, self.epoch).items()}
+                    if val_dataloader is not None:
+                        row.update({f"val_{k}": v for k, v in self.validate(val_dataloader).items()})
+                    row["epoch"] = self.epoch
+                    self.training_history.append(row)
+                    self._write_history()
+                    improved = row[monitor] < run.best - self.config.early_stopping_min_delta
+                    run.best, run.stale = (row[monitor], 0) if improved else (run.best, run.stale + 1)
+                    self.epoch += 1
+                    if improved and save_best_model:
+                        self.save_model(model_save_path)
+                    if improved and restore_best_weights:
+                        best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+                    if folder is not None:
+                        self.save_checkpoint(folder / "last.pth", _sampler=generator)
+                        if improved and keep_best_checkpoint:
+                            self.save_checkpoint(folder / "best.pth", _sampler=generator)
+                    self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch - 1, metrics=row)
+                    if early_stopping_patience is not None and not improved and run.stale >= early_stopping_patience:
+                        break
+            except KeyboardInterrupt:
                 if folder is not None:
-                    self.save_checkpoint(folder / "last.pth", _sampler=generator)
-                    if improved and keep_best_checkpoint:
-                        self.save_checkpoint(folder / "best.pth", _sampler=generator)
-                self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch - 1, metrics=row)
-                if early_stopping_patience is not None and not improved and run.stale >= early_stopping_patience:
-                    break
-        except KeyboardInterrupt:
-            if folder is not None:
-                self.save_checkpoint(folder / "interrupted.pth", _sampler=generator)
+                    self.save_checkpoint(folder / "interrupted.pth", _sampler=generator)
+                self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
+                raise
+            finally:
+                self._run = None
+            if best_weights is not None:
+                self.model.load_state_dict(best_weights)
+                self._applied_probability = None  # the weights brought their own collapse probability
             self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
-            raise
-        finally:
-            self._run = None
-        if best_weights is not None:
-            self.model.load_state_dict(best_weights)
-            self._applied_probability = None  # the weights brought their own collapse probability
-        self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
-        return self.training_history
+            return self.training_history
 
     def save_checkpoint(self, path: str | os.PathLike, *, _sampler: Any = None) -> Path | None:
         """Write a full training checkpoint atomically (model, optimizer, scaler, replay
@@ -375,11 +383,15 @@ class QuantumTrainer:
         return target
 
     def _resume(self, path: str | os.PathLike, run: RunState, generator: Any) -> RunState:
+        """Continue the run ``path`` holds: every check first, so that a refused
+        checkpoint leaves the trainer exactly as it was, then the restore."""
         state = checkpoint.check_format(safe_load(path, map_location=self.device), path)
-        saved = checkpoint.restore(self, state, generator)
+        saved = checkpoint.validate(self, state, path, generator)
+        part = None
         if not self.is_main_process:  # this rank's own replay buffer and RNG states
-            part = checkpoint.rank_path(path, self.distributed.rank)
-            checkpoint.restore_rank_part(self, safe_load(part, map_location=self.device), part, generator)
+            part_path = checkpoint.rank_path(path, self.distributed.rank)
+            part = checkpoint.check_rank_part(self, safe_load(part_path, map_location=self.device), part_path,
+                                              generator)
         if saved is None:
             raise ValueError(f"{str(path)!r} was saved outside train(); it holds no run to continue")
         if saved.steps_per_epoch != run.steps_per_epoch:
@@ -387,6 +399,10 @@ class QuantumTrainer:
                 f"{str(path)!r} comes from a run with {saved.steps_per_epoch} optimizer steps per epoch; this "
                 f"loader gives {run.steps_per_epoch}: resume with the same data and gradient_accumulation_steps"
             )
+        checkpoint.apply(self, state, generator)
+        if part is not None:
+            self.replay.load_state_dict(part["replay_state"])
+            rng_state.restore(part["rng"], generator)
         saved.num_epochs = run.num_epochs  # counted from the run's start
         return saved
 
@@ -718,12 +734,10 @@ class QuantumTrainer:
         return math.ceil(batches / self.config.gradient_accumulation_steps)
 
     def _write_history(self) -> None:
+        """``history.json`` through the atomic, fsynced writer checkpoints use."""
         if self.log_dir is None or not self.is_main_process:
             return
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        temporary = self.log_dir / ".history.json.tmp"
-        temporary.write_text(json.dumps(self.training_history, indent=1))
-        os.replace(temporary, self.log_dir / "history.json")
+        atomic_write_bytes(self.log_dir / "history.json", json.dumps(self.training_history, indent=1).encode())
 
 
 def step_metrics(terms: LossTerms, outputs: Any) -> Tensor:
