@@ -293,3 +293,22 @@ def test_history_is_written_atomically_and_a_planted_symlink_is_not_followed(tmp
     assert not history.is_symlink() and len(json.loads(history.read_text())["epoch"]) == 2
     assert not [p for p in logs.iterdir() if p.name.startswith(".history.json.") and p.suffix == ".tmp"
                 and not p.is_symlink()]
+
+
+def test_qembed_train_resume_of_a_run_that_still_trains_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    from qembed.cli import main
+    from qembed.training import run_lock
+    from tests.test_train_command import TINY
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY)
+    assert main(["train", "tiny.toml", "--set", "training.epochs=1"]) == 0
+    run = tmp_path / "runs" / "tiny"
+    last, config = (run / "checkpoints" / "last.pth").read_bytes(), (run / "config.yaml").read_text()
+    capsys.readouterr()
+    with run_lock.locked([run]):  # as a run still training there holds it
+        assert main(["train", "tiny.toml", "--resume", "runs/tiny", "--set", "training.epochs=2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "runs/tiny" in err and f"pid {os.getpid()}" in err and "in use" in err
+    assert (run / "checkpoints" / "last.pth").read_bytes() == last and (run / "config.yaml").read_text() == config
+    assert main(["train", "tiny.toml", "--resume", "runs/tiny", "--set", "training.epochs=2"]) == 0
