@@ -35,19 +35,42 @@ def locked(folders: Iterable[Path | None]) -> Iterator[None]:
 
 @contextmanager
 def _lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock; folders created for it are removed again if left empty."""
+    created = _missing(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    path = folder / LOCK_NAME
-    handle = _acquire(path, folder)
     try:
-        os.ftruncate(handle, 0)
-        os.write(handle, f"{os.getpid()}\n".encode())
-        yield
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        path = folder / LOCK_NAME
+        handle = _acquire(path, folder)
+        try:
+            os.ftruncate(handle, 0)
+            os.write(handle, f"{os.getpid()}\n".encode())
+            yield
+        finally:
+            path.unlink(missing_ok=True)  # while still held: a waiting writer then retries on a fresh file
+            os.close(handle)
     finally:
-        path.unlink(missing_ok=True)  # while still held: a waiting writer then retries on a fresh file
-        os.close(handle)
+        _remove_if_empty(created)
+
+
+def _missing(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """A run that wrote nothing leaves no folder behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (the run wrote there) or already gone
+            return
 
 
 def _acquire(path: Path, folder: Path) -> int:
