@@ -45,11 +45,13 @@ def fits(state: Any, sampler_generator: torch.Generator | None = None) -> bool:
         torch_ok = _same_layout(state["torch"], torch.get_rng_state())
         cuda_ok = isinstance(state["cuda"], list) and all(isinstance(t, torch.Tensor) for t in state["cuda"])
         sampler = state["sampler"]
-        sampler_ok = sampler is None or sampler_generator is None or _same_layout(sampler, sampler_generator.get_state())
+        sampler_ok = (sampler is None or sampler_generator is None
+                      or _same_layout(sampler, sampler_generator.get_state()))
     except (KeyError, TypeError, ValueError):
         return False
     python_ok = isinstance(version, int) and isinstance(internal, list) and len(internal) == 625
-    numpy_ok = name == "MT19937" and isinstance(keys, torch.Tensor) and keys.numel() == 624 and isinstance(position, int)
+    numpy_ok = (name == "MT19937" and isinstance(keys, torch.Tensor) and keys.numel() == 624
+                and isinstance(position, int))
     return torch_ok and cuda_ok and sampler_ok and python_ok and numpy_ok
 
 
