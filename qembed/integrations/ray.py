@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -42,8 +43,8 @@ class TuneReporter:
     """Lifecycle plugin that reports each epoch's history row to Ray Tune with
     ``ray.tune.report``, after the epoch's validation.
 
-    When ``train()`` writes checkpoints (``checkpoint_dir=``), the folder holding the
-    epoch's ``last.pth`` goes with the report as the Tune checkpoint. It reports at
+    When ``train()`` writes checkpoints (``checkpoint_dir=``), the epoch's ``last.pth``
+    goes with the report as the Tune checkpoint (a folder holding it alone). It reports at
     ``qembed_on_epoch_end`` because ``qembed_on_validation_end`` comes before the
     epoch's checkpoint is written: the metrics and the checkpoint then describe the
     same epoch.
@@ -61,7 +62,13 @@ class TuneReporter:
     def qembed_on_epoch_end(self, metrics: Mapping[str, Any]) -> None:
         folder, self._written = self._written, None
         row = {key: value if isinstance(value, int) else float(value) for key, value in metrics.items()}
-        tune.report(row, checkpoint=tune.Checkpoint.from_directory(folder) if folder is not None else None)
+        if folder is None:
+            tune.report(row)
+            return
+        # the checkpoint alone (not the run's lock file, which Tune would copy while training holds it)
+        with tempfile.TemporaryDirectory() as staging:
+            shutil.copy2(folder / LAST_CHECKPOINT, staging)
+            tune.report(row, checkpoint=tune.Checkpoint.from_directory(staging))
 
 
 def restore_from_tune(checkpoint_dir: str | os.PathLike) -> Path | None:

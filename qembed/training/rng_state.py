@@ -28,13 +28,35 @@ def capture(sampler_generator: torch.Generator | None = None) -> dict[str, Any]:
 def restore(state: dict[str, Any], sampler_generator: torch.Generator | None = None) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all(state["cuda"][: torch.cuda.device_count()])
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, position, has_gauss, cached = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
     if sampler_generator is not None and state["sampler"] is not None:
         sampler_generator.set_state(state["sampler"])
+
+
+def fits(state: Any, sampler_generator: torch.Generator | None = None) -> bool:
+    """Whether :func:`restore` can restore ``state`` (checked without changing any generator)."""
+    try:
+        version, internal, _ = state["python"]
+        name, keys, position, _, _ = state["numpy"]
+        torch_ok = _same_layout(state["torch"], torch.get_rng_state())
+        cuda_ok = isinstance(state["cuda"], list) and all(isinstance(t, torch.Tensor) for t in state["cuda"])
+        sampler = state["sampler"]
+        sampler_ok = (sampler is None or sampler_generator is None
+                      or _same_layout(sampler, sampler_generator.get_state()))
+    except (KeyError, TypeError, ValueError):
+        return False
+    python_ok = isinstance(version, int) and isinstance(internal, list) and len(internal) == 625
+    numpy_ok = (name == "MT19937" and isinstance(keys, torch.Tensor) and keys.numel() == 624
+                and isinstance(position, int))
+    return torch_ok and cuda_ok and sampler_ok and python_ok and numpy_ok
+
+
+def _same_layout(saved: Any, own: torch.Tensor) -> bool:
+    return isinstance(saved, torch.Tensor) and saved.dtype == own.dtype and saved.shape == own.shape
 
 
 def sampler_generator(loader: Any) -> torch.Generator | None:

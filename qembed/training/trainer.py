@@ -20,6 +20,7 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -45,9 +46,15 @@ from qembed.training.batches import (
     with_sample_logits,
     without_entanglement,
 )
-from qembed.training import checkpoint, rng_state
+from qembed.training import checkpoint, rng_state, run_lock
 from qembed.training.checkpoint import RunState
-from qembed.training.checkpoint_io import atomic_save, load_model_state, load_state_dict_checked, safe_load
+from qembed.training.checkpoint_io import (
+    atomic_save,
+    atomic_write_bytes,
+    load_model_state,
+    load_state_dict_checked,
+    safe_load,
+)
 from qembed.training.config import ConfigError, QuantumTrainingConfig, create_component
 from qembed.training.devices import Precision, resolve_device, to_device
 from qembed.training.distributed import Distributed, ShardSampler
@@ -320,17 +327,20 @@ class QuantumTrainer:
         if val_dataloader is not None:
             self._steps_per_epoch(val_dataloader, "val_dataloader")
         generator = rng_state.sampler_generator(train_dataloader)
-        run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps)
-        self._position = self._resume_position = None
-        if resume_from is not None:
-            run = self._resume(resume_from, run, generator)
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        monitor = "val_loss" if val_dataloader is not None else "train_loss"
-        best_weights = None
-        self._stop_requested = False
-        self._run = run
-        self._lifecycle.call("qembed_on_train_start", trainer=self)
-        with self._stop.installed():
+        writes = [folder, self.log_dir] if self.is_main_process else []
+        with ExitStack() as held:
+            held.enter_context(run_lock.locked(writes))  # one writer per folder, until train() returns or raises
+            run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps)
+            self._position = self._resume_position = None
+            if resume_from is not None:
+                run = self._resume(resume_from, run, generator)
+            monitor = "val_loss" if val_dataloader is not None else "train_loss"
+            best_weights = None
+            self._stop_requested = False
+            self._run = run
+            self._lifecycle.call("qembed_on_train_start", trainer=self)
+            held.enter_context(self._stop.installed())  # SIGINT / SIGTERM stop at a step boundary
             try:
                 while self.epoch < run.end_epoch and not self._stop_requested:
                     self._stop_if_signalled(at_log=True)
@@ -366,11 +376,11 @@ class QuantumTrainer:
                 raise
             finally:
                 self._run = None
-        if best_weights is not None:
-            self.model.load_state_dict(best_weights)
-            self._applied_probability = None  # the weights brought their own collapse probability
-        self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
-        return self.training_history
+            if best_weights is not None:
+                self.model.load_state_dict(best_weights)
+                self._applied_probability = None  # the weights brought their own collapse probability
+            self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
+            return self.training_history
 
     def save_checkpoint(self, path: str | os.PathLike, *, _sampler: Any = None) -> Path | None:
         """Write a full training checkpoint atomically (model, optimizer, scaler, replay
@@ -387,14 +397,17 @@ class QuantumTrainer:
         return target
 
     def _resume(self, path: str | os.PathLike, run: RunState, generator: Any) -> RunState:
+        """Continue the run ``path`` holds: every check first, so that a refused
+        checkpoint leaves the trainer exactly as it was, then the restore."""
         state = checkpoint.check_format(safe_load(path, map_location=self.device), path)
-        saved = checkpoint.restore(self, state, generator)
+        saved = checkpoint.validate(self, state, path, generator)
         position = state.get("position")  # a mid-epoch stop (interrupted.pth): how far the epoch got
-        if not self.is_main_process:  # this rank's own replay buffer, RNG states and epoch sums
-            part = checkpoint.rank_path(path, self.distributed.rank)
-            part_state = safe_load(part, map_location=self.device)
-            checkpoint.restore_rank_part(self, part_state, part, generator)
-            position = part_state.get("position")
+        part = None
+        if not self.is_main_process:  # this rank's own replay buffer, RNG states and epoch position
+            part_path = checkpoint.rank_path(path, self.distributed.rank)
+            part = checkpoint.check_rank_part(self, safe_load(part_path, map_location=self.device), part_path,
+                                              generator)
+            position = part.get("position")
         if saved is None:
             raise ValueError(f"{str(path)!r} was saved outside train(); it holds no run to continue")
         if saved.steps_per_epoch != run.steps_per_epoch:
@@ -402,6 +415,10 @@ class QuantumTrainer:
                 f"{str(path)!r} comes from a run with {saved.steps_per_epoch} optimizer steps per epoch; this "
                 f"loader gives {run.steps_per_epoch}: resume with the same data and gradient_accumulation_steps"
             )
+        checkpoint.apply(self, state, generator)
+        if part is not None:
+            self.replay.load_state_dict(part["replay_state"])
+            rng_state.restore(part["rng"], generator)
         saved.num_epochs = run.num_epochs  # counted from the run's start
         if position is not None:
             self._resume_position = EpochPosition.from_state(position, self.device)
@@ -791,12 +808,10 @@ class QuantumTrainer:
         return math.ceil(batches / self.config.gradient_accumulation_steps)
 
     def _write_history(self) -> None:
+        """``history.json`` through the atomic, fsynced writer checkpoints use."""
         if self.log_dir is None or not self.is_main_process:
             return
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        temporary = self.log_dir / ".history.json.tmp"
-        temporary.write_text(json.dumps(self.training_history, indent=1))
-        os.replace(temporary, self.log_dir / "history.json")
+        atomic_write_bytes(self.log_dir / "history.json", json.dumps(self.training_history, indent=1).encode())
 
 
 def step_metrics(terms: LossTerms, outputs: Any) -> Tensor:
