@@ -197,8 +197,15 @@ def test_a_refused_resume_leaves_the_trainer_as_it_was_and_train_goes_on_from_th
 def test_another_optimizers_state_is_refused_naming_it_before_anything_changes(saved_run):
     trainer, train, val = trained_one_epoch(optimizer="sgd")
     before = snapshot(trainer)
-    with pytest.raises(ValueError, match=r"last\.pth.*not a SGD's: it lacks SGD's .*momentum"):
+    with pytest.raises(ValueError, match=r"last\.pth' was trained with optimizer [\w.]+, this trainer has "
+                                         r"torch\.optim\.sgd\.SGD: optimizer state does not carry over"):
         trainer.train(train, val, num_epochs=3, resume_from=saved_run / "last.pth")
+    assert same(snapshot(trainer), before)
+    state = torch.load(saved_run / "last.pth", weights_only=True)
+    del state["optimizer_class"]  # a checkpoint written before the class was recorded: its settings tell
+    atomic_save(state, saved_run / "older.pth")
+    with pytest.raises(ValueError, match=r"older\.pth.*not a SGD's: it lacks SGD's .*momentum"):
+        trainer.train(train, val, num_epochs=3, resume_from=saved_run / "older.pth")
     assert same(snapshot(trainer), before)
 
 

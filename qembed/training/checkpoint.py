@@ -26,6 +26,12 @@ import attrs
 import torch
 
 from qembed.training import rng_state
+from qembed.training.config_change import (
+    check_unchangeable,
+    keep_learning_rates,
+    optimizer_class,
+    report_changes,
+)
 from qembed.training.checkpoint_io import check_finite, check_state_dict_fits
 
 if TYPE_CHECKING:
@@ -61,6 +67,7 @@ def build(trainer: QuantumTrainer, run: RunState | None, sampler_generator: Any 
         "version": VERSION,
         "model_state": trainer.model.state_dict(),
         "optimizer_state": trainer.optimizer.state_dict(),
+        "optimizer_class": optimizer_class(trainer.optimizer),
         "scaler_state": trainer.scaler.state_dict(),
         "lr_scheduler_state": trainer.lr_scheduler.state_dict() if trainer.lr_scheduler is not None else None,
         "replay_state": trainer.replay.state_dict(),
@@ -119,6 +126,7 @@ def validate(trainer: QuantumTrainer, state: dict[str, Any], path: Any = "the ch
     the run's state. Errors name the file and what is wrong."""
     source = repr(str(path))
     _require(state, KEYS, source)
+    check_unchangeable(state, trainer.config, trainer.optimizer, source)
     check_state_dict_fits(trainer.model, state["model_state"], f"the model state in {source}")
     for key in ("model_state", "optimizer_state", "scaler_state"):
         check_finite(state[key], key, source)
@@ -140,7 +148,11 @@ def apply(trainer: QuantumTrainer, state: dict[str, Any], sampler_generator: Any
     """Put the trainer where a :func:`validate`-d checkpoint left it."""
     trainer.model.load_state_dict(state["model_state"])
     trainer._applied_probability = None  # the checkpoint brought its own collapse probability
+    wanted_lrs = [group["lr"] for group in trainer.optimizer.param_groups]
     trainer.optimizer.load_state_dict(state["optimizer_state"])
+    if trainer.lr_scheduler is None:  # a resumed scheduler owns the rates; otherwise the trainer's apply
+        keep_learning_rates(trainer.optimizer, wanted_lrs, "the checkpoint")
+    report_changes(state, trainer.config, "the checkpoint")
     trainer.scaler.load_state_dict(state["scaler_state"])
     if trainer.lr_scheduler is not None:
         trainer.lr_scheduler.load_state_dict(state["lr_scheduler_state"])
