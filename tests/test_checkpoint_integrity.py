@@ -320,3 +320,39 @@ def test_qembed_train_resume_of_a_run_that_still_trains_is_refused_in_one_line(t
     assert err.count("\n") == 1 and "runs/tiny" in err and f"pid {os.getpid()}" in err and "in use" in err
     assert (run / "checkpoints" / "last.pth").read_bytes() == last and (run / "config.yaml").read_text() == config
     assert main(["train", "tiny.toml", "--resume", "runs/tiny", "--set", "training.epochs=2"]) == 0
+
+
+# --- a full disk ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real tmpfs of a given size (root only: where the machine cannot mount one, the test is skipped)."""
+    mounted = []
+
+    def mount(size: int) -> Path:
+        folder = tmp_path / f"fs{len(mounted)}"
+        folder.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_full_disk_is_named_and_the_previous_checkpoint_survives(small_filesystem, tmp_path):
+    trainer, train, val = build()
+    trainer.train(train, val, num_epochs=1, checkpoint_dir=tmp_path / "sizing", keep_best_checkpoint=False)
+    size = (tmp_path / "sizing" / "last.pth").stat().st_size
+    folder = small_filesystem(int(size * 1.5) // 4096 * 4096 + 4096)  # room for one checkpoint, not two
+    trainer, train, val = build()
+    with pytest.raises(OSError, match=r"disk full: cannot write .*last\.pth \(the file that was there, if any, "
+                                      r"is kept\)"):
+        trainer.train(train, val, num_epochs=2, checkpoint_dir=folder, keep_best_checkpoint=False)
+    kept = safe_load(folder / "last.pth")  # epoch 1's, whole: its checksum verifies
+    assert kept["epoch"] == 1 and not [p for p in folder.iterdir() if p.name.endswith(".tmp")]

@@ -12,6 +12,7 @@ directly) is loaded as it is, without a checksum to verify.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import math
@@ -34,6 +35,10 @@ class CheckpointIntegrityError(ValueError):
     """A file's payload does not match the checksum written with it, or it is cut short."""
 
 
+#: Write errors named in words a user acts on (the rest pass through as they are).
+_SAYS_WHY = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system"}
+
+
 def atomic_write_bytes(path: str | os.PathLike, *chunks: bytes | memoryview) -> Path:
     """Write ``chunks`` to ``path`` atomically: a uniquely named temporary file in the
     same folder (``tempfile.mkstemp``, never a fixed name a planted link could
@@ -49,8 +54,11 @@ def atomic_write_bytes(path: str | os.PathLike, *chunks: bytes | memoryview) -> 
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as err:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in _SAYS_WHY:
+            raise OSError(err.errno, f"{_SAYS_WHY[err.errno]}: cannot write {target} (the file that was there, "
+                                     "if any, is kept)") from err
         raise
     directory = os.open(target.parent, os.O_RDONLY)
     try:
