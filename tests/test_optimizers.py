@@ -228,7 +228,8 @@ def test_an_uncertain_step_is_exactly_s_times_the_adamw_step(first, u, threshold
     optimizer.observe_uncertainty(torch.tensor(first))  # starts the running mean
     optimizer.observe_uncertainty(torch.tensor(u))  # the step's observation
     scale = float(optimizer.update_scale())
-    reference = max(first, threshold)
+    first, u = (float(torch.tensor(x, dtype=torch.float32)) for x in (first, u))  # the optimizer keeps float32
+    reference = max(first, float(torch.tensor(threshold, dtype=torch.float32)))
     assert scale == pytest.approx(1.0 if u <= reference else max(min_scale, reference / u), rel=1e-5)
     optimizer.step()
     plain.step()
