@@ -37,7 +37,7 @@ def replay_name(value: Any) -> str | None:
         return "reservoir"
     if value is False:
         return "none"
-    if isinstance(value, str) and not value.startswith("<"):
+    if isinstance(value, str) and not _is_object_repr(value):
         return value
     if isinstance(value, Mapping) and isinstance(value.get("name"), str):
         return value["name"]
@@ -61,6 +61,12 @@ def check_unchangeable(state: Mapping[str, Any], config: QuantumTrainingConfig, 
                              "a replay buffer does not carry over to another strategy")
 
 
+def _is_object_repr(value: Any) -> bool:
+    """Whether a saved config value is the repr of an object (``<function f at 0x...>``): two of
+    them differ from run to run whatever the objects, so they are not compared."""
+    return isinstance(value, str) and value.startswith("<")
+
+
 def report_changes(state: Mapping[str, Any], config: QuantumTrainingConfig, source: str) -> None:
     """Warn, by name, of every ``quantum_training_config`` key whose value differs from the
     checkpoint's: it applies from the first resumed step."""
@@ -69,7 +75,8 @@ def report_changes(state: Mapping[str, Any], config: QuantumTrainingConfig, sour
         return
     current = config.to_dict()
     changed = [f"{key} {quoted(saved_config[key])} -> {quoted(value)}" for key, value in current.items()
-               if key in saved_config and saved_config[key] != value]
+               if key in saved_config and saved_config[key] != value
+               and not (_is_object_repr(saved_config[key]) and _is_object_repr(value))]
     if changed:
         warnings.warn(f"resuming {source} with quantum_training_config changes, applied from the next step: "
                       + "; ".join(changed), ResumeChangeWarning, stacklevel=4)
