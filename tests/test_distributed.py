@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -66,12 +67,7 @@ def test_per_rank_replay_is_checkpointed_per_rank_and_resumes_exactly_under_torc
     part = torch.load(interrupted / "checkpoints" / "last.rank1.pth", weights_only=True)
     assert len(part["replay_state"]["examples"]) == 16  # rank 1's own buffer, full
     torchrun(str(interrupted), "replay-resumed")
-    for rank in ("rank0", "rank1"):
-        expected = torch.load(full / f"weights_replay-full_{rank}.pth", weights_only=True)
-        resumed = torch.load(interrupted / f"weights_replay-resumed_{rank}.pth", weights_only=True)
-        assert all(torch.equal(expected[k], resumed[k]) for k in expected), rank
-    assert json.loads((full / "history_replay-full_rank0.json").read_text()) == json.loads(
-        (interrupted / "history_replay-resumed_rank0.json").read_text())
+    assert_same_run(full, "replay-full", interrupted, "replay-resumed")
 
 
 def test_a_sigterm_on_one_rank_stops_every_rank_at_the_same_step_and_resumes_exactly(tmp_path):
@@ -82,9 +78,14 @@ def test_a_sigterm_on_one_rank_stops_every_rank_at_the_same_step_and_resumes_exa
     assert torch.load(stopped / "checkpoints" / "interrupted.pth", weights_only=True)["position"]["batches_done"] == 2
     assert (stopped / "checkpoints" / "interrupted.rank1.pth").is_file()
     torchrun(str(stopped), "replay-continued")
+    assert_same_run(full, "replay-full", stopped, "replay-continued")
+
+
+def assert_same_run(folder: Path, job: str, other_folder: Path, other_job: str) -> None:
+    """Both jobs ended with the same weights on every rank and the same history."""
     for rank in ("rank0", "rank1"):
-        expected = torch.load(full / f"weights_replay-full_{rank}.pth", weights_only=True)
-        resumed = torch.load(stopped / f"weights_replay-continued_{rank}.pth", weights_only=True)
+        expected = torch.load(folder / f"weights_{job}_{rank}.pth", weights_only=True)
+        resumed = torch.load(other_folder / f"weights_{other_job}_{rank}.pth", weights_only=True)
         assert all(torch.equal(expected[k], resumed[k]) for k in expected), rank
-    assert json.loads((full / "history_replay-full_rank0.json").read_text()) == json.loads(
-        (stopped / "history_replay-continued_rank0.json").read_text())
+    assert json.loads((folder / f"history_{job}_rank0.json").read_text()) == json.loads(
+        (other_folder / f"history_{other_job}_rank0.json").read_text())

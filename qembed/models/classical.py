@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from qembed.arguments import check_int
+from qembed.arguments import check_int, check_probability
 from qembed.models.encoder import check_block_options, transformer_blocks
 from qembed.models.heads import prediction_uncertainty
 from qembed.nn.measures import masked_mean
@@ -41,8 +41,7 @@ class ClassicalClassifier(nn.Module):
         check_int("num_labels", num_labels, minimum=2)
         check_block_options(embedding_dim, num_heads, num_layers)
         check_int("max_length", max_length, minimum=1)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        check_probability("dropout", dropout, open_low=False, open_high=True)
         self.vocab_size = vocab_size
         self.num_labels = num_labels
         self.max_length = max_length

@@ -6,8 +6,6 @@ from torch import Tensor
 
 from qembed.nn.measures import masked_mean, predictive_entropy
 
-IGNORE_INDEX = -100
-
 
 def prediction_uncertainty(logits: Tensor, scored: Tensor | None = None) -> dict[str, Tensor]:
     """``uncertainty`` and ``predictive_entropy`` ``[B]`` of ``logits``: ``[B, C]``, or

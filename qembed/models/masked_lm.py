@@ -7,7 +7,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from qembed.models.encoder import EncoderModel, QuantumEncoder
-from qembed.models.heads import IGNORE_INDEX, prediction_uncertainty
+from qembed.metrics.sense import IGNORE_INDEX
+from qembed.models.heads import prediction_uncertainty
 from qembed.nn.output import QuantumOutput
 
 

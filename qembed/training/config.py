@@ -108,6 +108,16 @@ def _component(what: str, is_built: Callable[[Any], bool], *, allow: tuple[Any, 
     return check
 
 
+def replay_spec_of(value: Any) -> Any:
+    """The replay strategy spec a ``quantum_memory_replay`` value means: ``True`` is reservoir
+    sampling, ``False`` none, anything else itself."""
+    if value is True:
+        return "reservoir"
+    if value is False:
+        return "none"
+    return value
+
+
 @attrs.define(kw_only=True)
 class QuantumTrainingConfig:
     """The trainer's configuration; see ``docs/configuration.md`` for every key."""
@@ -220,11 +230,7 @@ class QuantumTrainingConfig:
 
     def replay_spec(self) -> Any:
         """The replay strategy spec: ``True`` means reservoir sampling, ``False`` none."""
-        if self.quantum_memory_replay is True:
-            return "reservoir"
-        if self.quantum_memory_replay is False:
-            return "none"
-        return self.quantum_memory_replay
+        return replay_spec_of(self.quantum_memory_replay)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration as plain data (objects shown by their repr)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from qembed.training.config import QuantumTrainingConfig, quoted
+from qembed.training.config import QuantumTrainingConfig, quoted, replay_spec_of
 
 
 class ResumeChangeWarning(UserWarning):
@@ -33,14 +33,11 @@ def optimizer_class(optimizer: torch.optim.Optimizer) -> str:
 def replay_name(value: Any) -> str | None:
     """The replay strategy a ``quantum_memory_replay`` value (or its saved form) names;
     ``None`` for an object, whose saved form is only its repr."""
-    if value is True:
-        return "reservoir"
-    if value is False:
-        return "none"
-    if isinstance(value, str) and not _is_object_repr(value):
-        return value
-    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
-        return value["name"]
+    spec = replay_spec_of(value)
+    if isinstance(spec, str) and not _is_object_repr(spec):
+        return spec
+    if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
+        return spec["name"]
     return None
 
 

@@ -30,9 +30,10 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DistributedSampler
 
+from qembed.metrics.sense import IGNORE_INDEX
 from qembed.metrics.uncertainty import sampled_uncertainty
 from qembed.nn.collapse import collapse_aware_modules
-from qembed.nn.embeddings import QuantumEmbeddings, collapse_sampling
+from qembed.nn.embeddings import collapse_sampling, quantum_embedding_layers
 from qembed.nn.entanglement import EntanglementLayer, pair_summary
 from qembed.nn.roles import role_of
 from qembed.plugins import PluginRegistry, default_registry
@@ -75,7 +76,6 @@ STEP_METRICS = ("loss", "quantum_loss", "uncertainty", "sense_entropy", "entangl
                 "superposition_coherence")
 #: Seeds the generator of evaluation's collapse samples (its own: training's stream is untouched).
 EVALUATION_SEED = 0
-IGNORE_INDEX = -100
 
 
 class QuantumTrainer:
@@ -235,7 +235,7 @@ class QuantumTrainer:
         bad key leaves the model untouched, then the changes."""
         config = self.config
         sequential = config.collapse_optimization == "sequential"
-        embeddings = [m for m in self.model.modules() if isinstance(m, QuantumEmbeddings)]
+        embeddings = quantum_embedding_layers(self.model)
         entanglement = [m for m in self.model.modules() if isinstance(m, EntanglementLayer)]
         needs = {
             "collapse_strategy": (config.collapse_strategy is not None, embeddings, "QuantumEmbeddings layer"),
