@@ -200,3 +200,11 @@ def test_a_contextual_layer_in_half_precision_has_finite_gradients():
     out = embeddings(torch.randint(0, VOCAB, (2, 5)))
     (out.embeddings.float().sum() + out.amplitudes.float().sum()).backward()
     assert all(torch.isfinite(p.grad).all() for p in embeddings.parameters() if p.grad is not None)
+
+
+def test_a_collapse_strategy_for_a_model_that_never_collapses_is_refused():
+    from qembed.training import ConfigError, QuantumTrainer
+
+    with pytest.raises(ConfigError, match=r"'collapse_strategy'\] is set but the model has no QuantumEmbeddings layer "
+                                          r"that collapses \(collapse=True\)"):
+        QuantumTrainer(small(collapse=False), "adamw", "cross_entropy", {"collapse_strategy": "sample"})

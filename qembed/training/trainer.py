@@ -238,7 +238,9 @@ class QuantumTrainer:
         embeddings = quantum_embedding_layers(self.model)
         entanglement = [m for m in self.model.modules() if isinstance(m, EntanglementLayer)]
         needs = {
-            "collapse_strategy": (config.collapse_strategy is not None, embeddings, "QuantumEmbeddings layer"),
+            "collapse_strategy": (config.collapse_strategy is not None,
+                                  [layer for layer in embeddings if layer.collapse_enabled],
+                                  "QuantumEmbeddings layer that collapses (collapse=True)"),
             "collapse_optimization": (sequential, embeddings, "QuantumEmbeddings layer"),
             "entanglement_optimization": (config.entanglement_optimization is not None, entanglement,
                                           "EntanglementLayer"),
