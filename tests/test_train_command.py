@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch.optim import lr_scheduler
 
@@ -255,6 +255,16 @@ def test_a_user_data_module_gives_the_loaders_and_the_model_its_sizes(workdir, c
          "[training] log_dir 'runs/{name': expected '}' before end of string"),
         (("name = \"quantum\"\nlr", "name = 3\nlr"), "[optimizer] needs name = a registered optimizer name "
          "(`qembed plugins` lists them), got 3"),
+        (("lr = 3e-3", "lr = 1e300"), "tiny.toml: [optimizer] optimizer: param_groups[0]['lr'] = 1e+300 must be a "
+         "finite number that fits the parameters' dtype (|value| <= 3.403e+38)"),
+        (("lr = 3e-3", "lr = 3e-3\nbetas = []"), "[optimizer] invalid options for optimizer 'quantum' (given: "
+         "lr=0.003, betas=[]): IndexError: list index out of range"),
+        (("step_size = 3", "step_size = 0"), "tiny.toml: [lr_scheduler] StepLR fails at step 1 of the run's 8: "
+         "ZeroDivisionError: integer modulo by zero"),
+        (("gamma = 0.5", "gamma = 1e300"), "[lr_scheduler] StepLR gives a learning rate of inf at step 6; it must "
+         "stay a finite number >= 0 for the whole run"),
+        (("max_length = 32", "max_length = 16"), "tiny.toml: [model] max_length=16 is shorter than the corpus's "
+         "sentences (up to 24 tokens): set it >= 24, or lower [data] max_length"),
     ],
 )
 def test_a_bad_config_is_one_line_with_exit_code_2_and_writes_nothing(workdir, capsys, edit, expected):
@@ -266,6 +276,22 @@ def test_a_bad_config_is_one_line_with_exit_code_2_and_writes_nothing(workdir, c
     assert err.startswith("qembed: error: ") and expected in err, err
     assert err.count("\n") == 1
     assert not (workdir / "runs").exists()
+
+
+def test_an_lr_schedule_shorter_than_the_run_is_refused_before_training(workdir, capsys):
+    """OneCycleLR raises once stepped past total_steps: here at step 6 of 8, in epoch 2."""
+    text = TINY.replace('name = "StepLR"\nstep_size = 3\ngamma = 0.5', 'name = "OneCycleLR"\nmax_lr = 0.1\n'
+                        'total_steps = 5')
+    assert main(["train", str(write(workdir, "cycle.toml", text)), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "cycle.toml: [lr_scheduler] OneCycleLR fails at step 6 of the run's 8: Tried to step 6 times" in err
+    assert main(["train", "cycle.toml", "--dry-run", "--set", "lr_scheduler.total_steps=8"]) == 0
+
+
+def test_num_val_0_trains_without_validation(workdir):
+    assert main(["train", "tiny.toml", "--set", "data.num_val=0"]) == 0
+    recorded = history(workdir / "runs" / "tiny")
+    assert len(recorded["train_loss"]) == 2 and "val_loss" not in recorded
 
 
 def test_yaml_aliases_are_refused_before_they_expand(workdir, capsys):
@@ -303,6 +329,75 @@ def test_command_line_mistakes_are_one_line_with_exit_code_2(workdir, capsys, ar
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("qembed: error: ") and expected in err and err.count("\n") == 1, err
+
+
+#: per section, keys with values that a run may well use (each key also gets arbitrary values)
+_FUZZ_KEYS = {
+    "model": {"name": ['"QuantumClassifier"', '"ClassicalClassifier"', '"QuantumMaskedLM"'],
+              "embedding_dim": ["8", "12", "16"], "num_states": ["1", "3"], "num_layers": ["0", "1"],
+              "num_heads": ["1", "4"], "max_length": ["16", "64"], "dropout": ["0.0", "0.3"],
+              "entanglement": ['"dense"', '"sparse"', '"none"'], "contextual": ["true", "false"],
+              "collapse_strategy": ['"context_aware"', '"born"'], "vocab_size": ["64"]},
+    "data": {"num_train": ["8", "33"], "num_val": ["0", "5"], "num_test": ["0", "4"], "batch_size": ["1", "5", "64"],
+             "seed": ["3"], "corpus": ['"polysemy"'], "mask_probability": ["0.2"]},
+    "optimizer": {"name": ['"adamw"', '"sgd"', '"quantum"', '"adam"'], "lr": ["1e-2", "0.0", "10.0"],
+                  "weight_decay": ["0.0", "0.1"], "momentum": ["0.9"], "betas": ["[0.9, 0.99]"]},
+    "loss": {"name": ['"cross_entropy"', '"quantum"', '"uncertainty"'], "uncertainty_weight": ["0.0", "0.5"],
+             "base_loss": ['"cross_entropy"'], "mc_samples": ["2", "4"]},
+    "lr_scheduler": {"name": ['"StepLR"', '"OneCycleLR"', '"CosineAnnealingLR"', '"CyclicLR"'],
+                     "step_size": ["1", "2"], "gamma": ["0.5", "2.0"], "T_max": ["4"], "max_lr": ["0.1"],
+                     "total_steps": ["3", "1000"], "base_lr": ["1e-3"]},
+    "quantum": {"superposition_schedule": ['"linear"', '{name = "cyclic", cycle_steps = 2}', '"constant"'],
+                "collapse_strategy": ['"context_aware"', '"born"', '"argmax"'],
+                "clipping": ['"global_norm"', '{name = "global_norm", max_norm = 0.5}'],
+                "quantum_memory_replay": ['"reservoir"', '{name = "reservoir", capacity = 4}'],
+                "max_grad_norm": ["1.0", "0.1"], "gradient_accumulation_steps": ["1", "2", "3"],
+                "mixed_precision": ["true", "false", '"bf16"'], "uncertainty_samples": ["0", "2"],
+                "log_every_n_steps": ["1", "7"], "max_nonfinite_steps": ["1", "5"],
+                "quantum_parallel": ["true", "false"], "entanglement_optimization": ['"dense"', '"sparse"']},
+    "training": {"epochs": ["1", "2"], "seed": ["0", "7"], "device": ['"cpu"', '"auto"'],
+                 "checkpoints": ["true", "false"], "progress_bar": ["true", "false"],
+                 "early_stopping_patience": ["0", "1"]},
+}
+_TOML_SCALARS = st.one_of(
+    st.sampled_from(["true", "false"]), st.integers(-2, 40).map(str),
+    st.sampled_from(["nan", "inf", "-inf", "1e-3", "0.5", "1e300"]),
+    st.sampled_from(["linear", "cyclic", "adamw", "sgd", "quantum", "reservoir", "global_norm", "cpu", "cuda:7",
+                     "StepLR", "QuantumMaskedLM", "cross_entropy", "bf16", "fp16", ""]).map(json.dumps),
+)
+_TOML_VALUES = st.one_of(
+    _TOML_SCALARS,
+    st.lists(_TOML_SCALARS, max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
+    st.dictionaries(st.sampled_from(["name", "capacity", "cycle_steps", "max_norm", "value", "lr"]), _TOML_SCALARS,
+                    max_size=2).map(lambda table: "{" + ", ".join(f"{k} = {v}" for k, v in table.items()) + "}"),
+)
+
+
+def _fuzz_override(section: str) -> st.SearchStrategy[tuple[str, str, str]]:
+    return st.sampled_from(sorted(_FUZZ_KEYS[section])).flatmap(lambda key: st.tuples(
+        st.just(section), st.just(key), st.sampled_from(_FUZZ_KEYS[section][key]) | _TOML_VALUES))
+
+
+_OVERRIDES = st.lists(
+    st.sampled_from(sorted(_FUZZ_KEYS)).flatmap(_fuzz_override), min_size=1, max_size=4, unique_by=lambda o: o[:2],
+).map(lambda items: [arg for section, key, value in items for arg in ("--set", f"{section}.{key}={value}")])
+
+
+@pytest.mark.slow
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(overrides=_OVERRIDES)
+def test_a_fuzzed_run_config_is_refused_by_dry_run_in_one_line_or_trains(workdir, capsys, overrides):
+    """What --dry-run accepts trains; what it refuses is one bounded line, exit code 2."""
+    code = main(["train", "tiny.toml", "--dry-run", *overrides])
+    err = capsys.readouterr().err
+    assert code in (0, 2), (overrides, err)
+    if code == 2:
+        assert err.startswith("qembed: error: ") and err.count("\n") == 1 and len(err) < 800, err
+        return
+    run = f"runs/fuzz-{len(list((workdir / 'runs').glob('fuzz-*'))) if (workdir / 'runs').exists() else 0}"
+    code = main(["train", "tiny.toml", *overrides, "--set", "training.epochs=1", "--set", f"training.log_dir={run}"])
+    err = capsys.readouterr().err
+    assert code in (0, 3), (overrides, err)  # trained, or diverged (an lr of 1e300) with one line
 
 
 def test_a_run_folder_that_holds_files_is_not_overwritten(workdir, capsys):

@@ -17,7 +17,7 @@ from typing import NoReturn
 from qembed import __version__
 from qembed.cli import demo_command, plot_command, plugins_command, schedule_command, train_command
 from qembed.cli.messages import one_line
-from qembed.plugins import PluginError
+from qembed.plugins import PluginComponentError, PluginError, PluginHookError
 
 EPILOG = """examples:
   qembed train examples/configs/polysemy.toml      train from a TOML or YAML config
@@ -66,10 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `qembed plugins | head`: the reader left; stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return EXIT_BROKEN_PIPE
+    except (PluginHookError, PluginComponentError) as err:  # the message names the plugin that failed
+        if os.environ.get("QEMBED_TRACEBACK"):
+            raise
+        print(f"qembed: error: {one_line(err)}", file=sys.stderr)
+        return EXIT_FAILURE
     except (PluginError, ValueError, OSError) as err:  # a file that cannot be read or written is OSError
         print(f"qembed: error: {one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as err:  # a bug or a plugin's failure: still one line, the traceback on request
+    except Exception as err:  # a bug or a data module's failure: still one line, the traceback on request
         if _diverged(err):
             print(f"qembed: error: {one_line(err)}", file=sys.stderr)
             return EXIT_DIVERGED

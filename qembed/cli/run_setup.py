@@ -22,11 +22,13 @@ import yaml
 from torch import nn
 
 from qembed import hookimpl, models, plugins
+from qembed.cli.lr_schedule_check import rehearse_lr_scheduler
 from qembed.cli.run_config import MODELS, RunConfig, RunConfigError, blame, check_keys
 from qembed.data import PolysemyCorpus
 from qembed.training import QuantumTrainer
 from qembed.training.devices import resolve_device
 from qembed.training.history import History
+from qembed.training.optimizer_values import check_optimizer_values
 from qembed.training.seeding import seed_everything
 
 CHECKPOINTS = "checkpoints"
@@ -41,6 +43,8 @@ class Data:
     val: Iterable[Any] | None
     sizes: dict[str, int]
     description: str
+    #: the most tokens a sentence can have, where the data says (the embedded corpus)
+    max_sequence_length: int | None = None
 
 
 @attrs.frozen
@@ -101,9 +105,14 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
                              f"that run with --resume {run_dir}, or choose another log_dir")
     seed_everything(config.training.seed)
     data = build_data(config)
-    model = build_model(config, data.sizes)
+    model = build_model(config, data)
     record = _ConfigRecord(config.to_dict(run_dir), run_dir, new_run=not continues_run_dir)
     trainer = build_trainer(config, model, run_dir, [record, *hooks])
+    with blame(config.source, "data"):
+        steps = trainer.check_loaders(data.train, data.val)
+    if config.lr_scheduler is not None:
+        with blame(config.source, "lr_scheduler"):
+            rehearse_lr_scheduler(config.lr_scheduler, trainer.optimizer, steps * config.training.epochs)
     if trainer.distributed is not None:  # each rank read its own clock: all write where rank 0 does
         shared = [run_dir]
         torch.distributed.broadcast_object_list(shared, src=0, device=trainer.device)
@@ -138,16 +147,25 @@ def build_data(config: RunConfig) -> Data:
     with blame(source, "data"):
         corpus = PolysemyCorpus(**data.corpus_options)
         train, val, *_ = getattr(corpus, method)(**data.loader_options)
+    val = val if len(corpus.val) else None  # num_val = 0: no validation
     return Data(train, val, {"vocab_size": corpus.vocab_size, "num_labels": corpus.num_labels},
-                f"the {data.corpus} corpus ({len(corpus.train)} sentences, {corpus.num_labels} labels)")
+                f"the {data.corpus} corpus ({len(corpus.train)} sentences, {corpus.num_labels} labels)",
+                corpus.max_sequence_length)
 
 
-def build_model(config: RunConfig, sizes: dict[str, int]) -> nn.Module:
+def build_model(config: RunConfig, data: Data) -> nn.Module:
     """The ``[model]`` class with its options, sized by the data."""
     cls = getattr(models, config.model.name)
     accepted = inspect.signature(cls).parameters
     with blame(config.source, "model"):
-        return cls(**{key: size for key, size in sizes.items() if key in accepted}, **config.model.options)
+        model = cls(**{key: size for key, size in data.sizes.items() if key in accepted}, **config.model.options)
+    longest = data.max_sequence_length
+    capacity = config.model.options.get("max_length", accepted["max_length"].default) if (
+        "max_length" in accepted) else None
+    if longest is not None and isinstance(capacity, int) and capacity < longest:
+        raise RunConfigError(f"{config.source}: [model] max_length={capacity} is shorter than the corpus's "
+                             f"sentences (up to {longest} tokens): set it >= {longest}, or lower [data] max_length")
+    return model
 
 
 def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Sequence[Any]) -> QuantumTrainer:
@@ -159,6 +177,7 @@ def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Seq
         optimizer = plugins.create("optimizers", config.optimizer, model.parameters())
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"{config.optimizer['name']!r} built a {type(optimizer).__name__}, not a torch Optimizer")
+        check_optimizer_values(optimizer)
     loss = None
     if config.loss is not None:
         with blame(source, "loss"):

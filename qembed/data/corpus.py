@@ -119,6 +119,11 @@ class PolysemyCorpus:
         return len(self.vocab)
 
     @property
+    def max_sequence_length(self) -> int:
+        """The most tokens a sentence of this corpus can have (``[CLS]``/``[SEP]`` included)."""
+        return self.config.max_length + (2 if self.config.add_special_tokens else 0)
+
+    @property
     def num_labels(self) -> int:
         """Number of sentence labels (topics)."""
         return len(self.label_names)

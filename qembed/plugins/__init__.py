@@ -16,6 +16,7 @@ from typing import Any
 
 from qembed.plugins.errors import (
     ComponentOptionError,
+    PluginComponentError,
     PluginConflictError,
     PluginError,
     PluginHookError,
@@ -32,6 +33,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "KINDS",
     "ComponentOptionError",
+    "PluginComponentError",
     "PluginConflictError",
     "PluginError",
     "PluginFailure",

@@ -58,6 +58,11 @@ class PluginHookError(PluginError):
     """A plugin's lifecycle hook raised; the message names the hook and the plugin."""
 
 
+class PluginComponentError(PluginError):
+    """A component a plugin registered raised; the message names the component, the
+    plugin (distribution and registration hook) and the original error."""
+
+
 class ComponentOptionError(PluginError, ValueError):
     """Options that a component's factory does not accept."""
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import inspect
 import re
+import reprlib
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,9 @@ import pluggy
 from qembed.plugins import hookspecs, switches
 from qembed.plugins.errors import (
     ComponentOptionError,
+    PluginComponentError,
     PluginConflictError,
+    PluginError,
     PluginLoadError,
     PluginWarning,
     UnknownComponentError,
@@ -66,6 +70,8 @@ class PluginRegistry:
         self._failures: list[PluginFailure] = []
         self._tables: dict[str, dict[str, list[Registration]]] = {}
         self._entry_points_loaded = False
+        #: what :meth:`create` built, and from which registration (shared with scoped copies)
+        self._built: weakref.WeakKeyDictionary[Any, Registration] = weakref.WeakKeyDictionary()
 
     # --- public API -------------------------------------------------------------
 
@@ -116,10 +122,38 @@ class PluginRegistry:
             return spec
         registration = self.lookup(kind, name)
         _check_options(noun, registration, args, options)
+        supplier = "" if registration.distribution == switches.BUILTIN_DISTRIBUTION else (
+            f" (from {registration.source.describe()}, registered by {registration_hook(kind)}())")
         try:
-            return registration.factory(*args, **options)
+            component = registration.factory(*args, **options)
         except (TypeError, ValueError) as err:
-            raise ComponentOptionError(f"invalid options for {noun} {name!r}: {err}") from err
+            raise ComponentOptionError(
+                f"invalid options for {noun} {name!r}{supplier}{_unnamed_options(err, options)}: {err}") from err
+        except PluginError:
+            raise
+        except Exception as err:
+            if not supplier:  # a built-in given options it cannot use (torch's Adam indexes betas=[])
+                raise ComponentOptionError(f"invalid options for {noun} {name!r}{_unnamed_options(err, options)}: "
+                                           f"{type(err).__name__}: {err}") from err
+            raise PluginComponentError(
+                f"building {noun} {name!r}{supplier} raised {type(err).__name__}: {err}") from err
+        try:
+            self._built[component] = registration
+        except TypeError:  # not hashable or not weakly referable: it cannot be recognised later
+            pass
+        return component
+
+    def registration_of(self, kind: str, spec: Any) -> Registration | None:
+        """The registration a name or spec mapping builds from, or that built the object
+        ``spec`` (``None`` for an object this registry did not build)."""
+        if isinstance(spec, Mapping):
+            spec = spec.get("name")
+        if isinstance(spec, str):
+            return self.lookup(kind, spec)
+        try:
+            return self._built.get(spec)
+        except TypeError:
+            return None
 
     def lookup(self, kind: str, name: str) -> Registration:
         """The registration of ``name``; an unknown name lists what is available."""
@@ -167,6 +201,7 @@ class PluginRegistry:
         self.load_entry_points()
         scoped = PluginRegistry()
         scoped._entry_points_loaded = True
+        scoped._built = self._built
         for plugin_name, source in self._sources.items():
             scoped._manager.register(self._manager.get_plugin(plugin_name), name=plugin_name)
             scoped._sources[plugin_name] = source
@@ -266,6 +301,14 @@ class PluginRegistry:
             if switches.strict():
                 raise PluginConflictError(message)
             warnings.warn(message, PluginWarning, stacklevel=4)
+
+
+def _unnamed_options(err: BaseException, options: Mapping[str, Any]) -> str:
+    """`` (given: lr=0.1, betas=[])`` when ``err`` names none of the options (torch's
+    ``'<=' not supported between ...``), so the message says what was given; else ''."""
+    if not options or any(key in str(err) for key in options):
+        return ""
+    return " (given: " + ", ".join(f"{key}={reprlib.repr(value)}" for key, value in options.items()) + ")"
 
 
 def _noun(kind: str) -> str:

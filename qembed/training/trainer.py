@@ -15,6 +15,7 @@ complete; ``qembed_on_train_end``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import numbers
@@ -37,6 +38,7 @@ from qembed.nn.embeddings import collapse_sampling, quantum_embedding_layers
 from qembed.nn.entanglement import EntanglementLayer, pair_summary
 from qembed.nn.roles import role_of
 from qembed.plugins import PluginRegistry, default_registry
+from qembed.plugins.suppliers import ComponentSuppliers
 from qembed.training.batches import (
     ModelCall,
     as_output,
@@ -66,6 +68,7 @@ from qembed.training.interruption import EpochPosition, StopFlag, TrainingInterr
 from qembed.training.lifecycle import Lifecycle
 from qembed.training.loss_call import LossCall, with_uncertainty_penalty
 from qembed.training.loss_terms import LossTerms
+from qembed.training.optimizer_values import check_optimizer_values
 from qembed.training.progress import EpochProgress
 from qembed.training.run_defaults import RunDefaults
 from qembed.training.seeding import seed_everything
@@ -77,6 +80,18 @@ STEP_METRICS = ("loss", "quantum_loss", "uncertainty", "sense_entropy", "entangl
 #: Seeds the generator of evaluation's collapse samples (its own: training's stream is untouched).
 EVALUATION_SEED = 0
 
+
+
+def _naming_failing_plugins(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Re-raise what a plugin's component raised inside ``method`` as a PluginComponentError
+    naming the component and its plugin (see qembed.plugins.suppliers)."""
+
+    @functools.wraps(method)
+    def named(self: QuantumTrainer, *args: Any, **kwargs: Any) -> Any:
+        with self._suppliers.named():
+            return method(self, *args, **kwargs)
+
+    return named
 
 class QuantumTrainer:
     """Trains a quantum-enhanced model with a superposition schedule, quantum
@@ -121,6 +136,7 @@ class QuantumTrainer:
             torch.manual_seed((seed or 0) + self.distributed.rank)
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.progress_bar = progress_bar
+        self._suppliers = ComponentSuppliers()  # to name the plugin whose component raises
         self.schedule = self._create("superposition_schedule", "schedules", self.config.superposition_schedule)
         self._schedule_name = _component_name(self.config.superposition_schedule)
         self.clipping = self._create("clipping", "clipping", self.config.clipping_spec())
@@ -203,15 +219,17 @@ class QuantumTrainer:
 
     # --- construction -------------------------------------------------------------
 
-    def _create(self, key: str, kind: str, spec: Any) -> Any:
-        return create_component(self.registry, key, kind, spec)
+    def _create(self, key: str, kind: str, spec: Any, *args: Any) -> Any:
+        component = create_component(self.registry, key, kind, spec, *args)
+        self._suppliers.add(key, self.registry.registration_of(kind, spec), component)
+        return component
 
     def _build_optimizer(self, optimizer: Any) -> torch.optim.Optimizer:
-        if isinstance(optimizer, torch.optim.Optimizer):
-            return optimizer
-        built = create_component(self.registry, "optimizer", "optimizers", optimizer, self.model.parameters())
+        built = optimizer if isinstance(optimizer, torch.optim.Optimizer) else self._create(
+            "optimizer", "optimizers", optimizer, self.model.parameters())
         if not isinstance(built, torch.optim.Optimizer):
             raise ConfigError(f"optimizer: {optimizer!r} built a {type(built).__name__}, not a torch Optimizer")
+        check_optimizer_values(built)
         return built
 
     def _build_lr_scheduler(self, lr_scheduler: Any) -> LRScheduler | None:
@@ -276,6 +294,7 @@ class QuantumTrainer:
         """Whether this process writes files, logs and the progress bar (rank 0, or the only one)."""
         return self.distributed is None or self.distributed.is_main
 
+    @_naming_failing_plugins
     def train(
         self,
         train_dataloader: Iterable[Any] | None = None,
@@ -323,11 +342,7 @@ class QuantumTrainer:
             raise ValueError(f"early_stopping_patience must be None or an integer >= 0, got {early_stopping_patience!r}")
         if save_best_model and model_save_path is None:
             raise ValueError("save_best_model=True needs model_save_path (where to write the best model)")
-        train_dataloader = self._shard(train_dataloader, training=True)
-        val_dataloader = self._shard(val_dataloader, training=False)
-        steps = self._steps_per_epoch(train_dataloader, "train_dataloader")
-        if val_dataloader is not None:
-            self._steps_per_epoch(val_dataloader, "val_dataloader")
+        train_dataloader, val_dataloader, steps = self._checked_loaders(train_dataloader, val_dataloader)
         generator = rng_state.sampler_generator(train_dataloader)
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         writes = [folder, self.log_dir] if self.is_main_process else []
@@ -471,6 +486,7 @@ class QuantumTrainer:
         self._position.nonfinite = self._nonfinite
         return self._position.state_dict()
 
+    @_naming_failing_plugins
     def train_epoch(self, train_dataloader: Iterable[Any], epoch: int = 0) -> dict[str, float]:
         """One pass over ``train_dataloader``; returns the epoch's mean ``loss``,
         ``quantum_loss``, ``uncertainty``, ``entanglement_strength``,
@@ -538,6 +554,7 @@ class QuantumTrainer:
         metrics["nonfinite_steps"] = skipped
         return metrics
 
+    @_naming_failing_plugins
     def validate(self, val_dataloader: Iterable[Any]) -> dict[str, float]:
         """Evaluate without gradients: ``loss``, ``accuracy``, ``nll``, ``brier``, ``ece``,
         ``uncertainty`` (from ``uncertainty_samples`` collapse samples),
@@ -784,6 +801,20 @@ class QuantumTrainer:
         return batch if replayed is None else concat_batches(batch, replayed)
 
     # --- helpers ----------------------------------------------------------------------
+
+    def check_loaders(self, train_dataloader: Iterable[Any], val_dataloader: Iterable[Any] | None = None) -> int:
+        """The optimizer steps one epoch of ``train_dataloader`` takes; raises the
+        ``ValueError`` :meth:`train` would raise for these loaders (not sized, or empty)
+        before anything runs (``qembed train --dry-run`` calls it)."""
+        return self._checked_loaders(train_dataloader, val_dataloader)[2]
+
+    def _checked_loaders(self, train: Iterable[Any], val: Iterable[Any] | None) -> tuple[Any, Any, int]:
+        """This rank's parts of the loaders, and the optimizer steps of one epoch."""
+        train, val = self._shard(train, training=True), self._shard(val, training=False)
+        steps = self._steps_per_epoch(train, "train_dataloader")
+        if val is not None:
+            self._steps_per_epoch(val, "val_dataloader")
+        return train, val, steps
 
     def _shard(self, loader: Any, *, training: bool) -> Any:
         """Under ``distributed_training``, this rank's part of ``loader`` (built once)."""

@@ -1,0 +1,53 @@
+"""Steps a run config's ``[lr_scheduler]`` through the whole run before training.
+
+torch's LR schedulers take options they cannot work with (``StepLR(step_size=0)``,
+``OneCycleLR(total_steps=...)`` shorter than the run, a ``gamma`` that drives the rate to
+infinity) and fail, or train on a NaN rate, many steps in. A rehearsal on a stand-in
+optimizer (one empty parameter per group, the real groups' hyperparameters) finds that
+in milliseconds, so ``--dry-run`` refuses what the run would fail on.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import torch
+from torch.optim import lr_scheduler
+
+
+def rehearse_lr_scheduler(spec: dict[str, Any], optimizer: torch.optim.Optimizer, steps: int) -> None:
+    """Build ``spec`` (``{"name": class, **options}``) over a stand-in of ``optimizer`` and
+    step it ``steps`` times (the run's optimizer steps); raise ``ValueError`` naming the
+    step if a step raises or gives a learning rate that is not a finite number >= 0."""
+    name, options = spec["name"], {key: value for key, value in spec.items() if key != "name"}
+    stand_in = torch.optim.SGD([{"params": [torch.zeros(0, requires_grad=True)]} for _ in optimizer.param_groups],
+                               lr=0.0)
+    for group, real in zip(stand_in.param_groups, optimizer.param_groups, strict=True):
+        group.update({key: value for key, value in real.items() if key not in ("params", "initial_lr")})
+        group["lr"] = real.get("initial_lr", real["lr"])  # the rate before the real scheduler's first step
+    step = 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "the epoch parameter is deprecated": not the user's concern
+            scheduler = getattr(lr_scheduler, name)(stand_in, **options)
+            _check_rates(stand_in, name, step)
+            for step in range(1, steps + 1):
+                stand_in.step()
+                scheduler.step()
+                _check_rates(stand_in, name, step)
+    except ValueError as err:
+        if str(err).startswith(name):
+            raise
+        raise ValueError(f"{name} fails at step {step} of the run's {steps}: {err}") from err
+    except (ArithmeticError, RuntimeError, TypeError, KeyError) as err:
+        raise ValueError(f"{name} fails at step {step} of the run's {steps}: {type(err).__name__}: {err}") from err
+
+
+def _check_rates(optimizer: torch.optim.Optimizer, name: str, step: int) -> None:
+    for group in optimizer.param_groups:
+        rate = group["lr"]
+        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
+            raise ValueError(f"{name} gives a learning rate of {rate!r} at step {step}; it must stay a finite "
+                             "number >= 0 for the whole run")
