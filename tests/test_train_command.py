@@ -255,8 +255,8 @@ def test_a_user_data_module_gives_the_loaders_and_the_model_its_sizes(workdir, c
          "[training] log_dir 'runs/{name': expected '}' before end of string"),
         (("name = \"quantum\"\nlr", "name = 3\nlr"), "[optimizer] needs name = a registered optimizer name "
          "(`qembed plugins` lists them), got 3"),
-        (("lr = 3e-3", "lr = 1e300"), "tiny.toml: [optimizer] optimizer: param_groups[0]['lr'] = 1e+300 must be a "
-         "finite number that fits the parameters' dtype (|value| <= 3.403e+38)"),
+        (("lr = 3e-3", "lr = 1e300"), "tiny.toml: [optimizer] the optimizer's param_groups[0]['lr'] = 1e+300 must be "
+         "finite and fit the parameters' dtype (|value| <= 3.403e+38)"),
         (("lr = 3e-3", "lr = 3e-3\nbetas = []"), "[optimizer] invalid options for optimizer 'quantum' (given: "
          "lr=0.003, betas=[]): IndexError: list index out of range"),
         (("step_size = 3", "step_size = 0"), "tiny.toml: [lr_scheduler] StepLR fails at step 1 of the run's 8: "
@@ -395,9 +395,9 @@ def test_a_fuzzed_run_config_is_refused_by_dry_run_in_one_line_or_trains(workdir
         assert err.startswith("qembed: error: ") and err.count("\n") == 1 and len(err) < 800, err
         return
     run = f"runs/fuzz-{len(list((workdir / 'runs').glob('fuzz-*'))) if (workdir / 'runs').exists() else 0}"
-    code = main(["train", "tiny.toml", *overrides, "--set", "training.epochs=1", "--set", f"training.log_dir={run}"])
+    code = main(["train", "tiny.toml", *overrides, "--set", f"training.log_dir={run}"])  # the run it accepted
     err = capsys.readouterr().err
-    assert code in (0, 3), (overrides, err)  # trained, or diverged (an lr of 1e300) with one line
+    assert code in (0, 3), (overrides, err)  # trained, or diverged (an lr of 10) with one line
 
 
 def test_a_run_folder_that_holds_files_is_not_overwritten(workdir, capsys):

@@ -30,7 +30,7 @@ from qembed.arguments import check_int
 from qembed.cli.messages import one_line
 from qembed.data import PolysemyCorpus
 from qembed.models.encoder import QuantumEncoder
-from qembed.plugins import PluginError
+from qembed.plugins import PluginComponentError, PluginError, PluginHookError
 from qembed.plugins.errors import did_you_mean
 from qembed.training import QuantumTrainingConfig
 from qembed.training.config import ConfigError
@@ -61,7 +61,7 @@ def blame(source: str, section: str) -> Iterator[None]:
     :class:`RunConfigError` naming the file and the section."""
     try:
         yield
-    except RunConfigError:
+    except (RunConfigError, PluginComponentError, PluginHookError):  # a plugin's failure is not the file's
         raise
     except (PluginError, ValueError, TypeError, KeyError) as err:
         raise RunConfigError(f"{source}: [{section}] {one_line(err)}") from err

@@ -27,6 +27,7 @@ from qembed.cli.run_config import MODELS, RunConfig, RunConfigError, blame, chec
 from qembed.data import PolysemyCorpus
 from qembed.training import QuantumTrainer
 from qembed.training.devices import resolve_device
+from qembed.training.checkpoint_io import safe_load
 from qembed.training.history import History
 from qembed.training.optimizer_values import check_optimizer_values
 from qembed.training.seeding import seed_everything
@@ -111,8 +112,11 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
     with blame(config.source, "data"):
         steps = trainer.check_loaders(data.train, data.val)
     if config.lr_scheduler is not None:
+        saved = safe_load(checkpoint, map_location="cpu") if checkpoint else None  # train() checks the rest
+        resumed = saved.get("lr_scheduler_state") if isinstance(saved, dict) else None
         with blame(config.source, "lr_scheduler"):
-            rehearse_lr_scheduler(config.lr_scheduler, trainer.optimizer, steps * config.training.epochs)
+            rehearse_lr_scheduler(config.lr_scheduler, trainer.optimizer, steps * config.training.epochs,
+                                  resumed=resumed)
     if trainer.distributed is not None:  # each rank read its own clock: all write where rank 0 does
         shared = [run_dir]
         torch.distributed.broadcast_object_list(shared, src=0, device=trainer.device)

@@ -132,9 +132,11 @@ class PluginRegistry:
         except PluginError:
             raise
         except Exception as err:
-            if not supplier:  # a built-in given options it cannot use (torch's Adam indexes betas=[])
+            if not supplier and options:  # a built-in given options it cannot use (torch's Adam indexes betas=[])
                 raise ComponentOptionError(f"invalid options for {noun} {name!r}{_unnamed_options(err, options)}: "
                                            f"{type(err).__name__}: {err}") from err
+            if not supplier:
+                raise
             raise PluginComponentError(
                 f"building {noun} {name!r}{supplier} raised {type(err).__name__}: {err}") from err
         try:

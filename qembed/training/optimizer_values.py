@@ -8,25 +8,24 @@ finite and fit the dtype of the group's parameters.
 from __future__ import annotations
 
 import math
-from numbers import Real
-
 import torch
 
 from qembed.training.config import ConfigError
 
 
 def check_optimizer_values(optimizer: torch.optim.Optimizer) -> None:
-    """Raise :class:`ConfigError` naming the group, key and value of the first number in
-    ``optimizer.param_groups`` that is not finite or does not fit its parameters' dtype."""
+    """Raise :class:`ConfigError` naming the group, key and value of the first float in
+    ``optimizer.param_groups`` (alone or in a tuple or list, as ``betas``) that is not
+    finite or does not fit its parameters' dtype (integers, such as a step count, are
+    the optimizer's own business)."""
     for index, group in enumerate(optimizer.param_groups):
         dtypes = {p.dtype for p in group["params"] if p.is_floating_point()}
         largest = min((torch.finfo(dtype).max for dtype in dtypes), default=math.inf)
         for key, value in group.items():
-            numbers = value if isinstance(value, tuple) else (value,)
+            numbers = value if isinstance(value, (tuple, list)) and key != "params" else (value,)
             for number in numbers:
-                if isinstance(number, bool) or not isinstance(number, Real):
+                if not isinstance(number, float):
                     continue
                 if not math.isfinite(number) or abs(number) > largest:
-                    where = f"param_groups[{index}][{key!r}]"
-                    raise ConfigError(f"optimizer: {where} = {value!r} must be a finite number that fits the "
-                                      f"parameters' dtype (|value| <= {largest:.4g})")
+                    raise ConfigError(f"the optimizer's param_groups[{index}][{key!r}] = {value!r} must be finite "
+                                      f"and fit the parameters' dtype (|value| <= {largest:.4g})")

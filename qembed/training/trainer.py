@@ -138,7 +138,8 @@ class QuantumTrainer:
         self.progress_bar = progress_bar
         self._suppliers = ComponentSuppliers()  # to name the plugin whose component raises
         self.schedule = self._create("superposition_schedule", "schedules", self.config.superposition_schedule)
-        self._schedule_name = _component_name(self.config.superposition_schedule)
+        self._schedule_name = (self._suppliers.label("superposition_schedule")
+                               or _component_name(self.config.superposition_schedule))
         self.clipping = self._create("clipping", "clipping", self.config.clipping_spec())
         self.replay = self._create("quantum_memory_replay", "replay", self.config.replay_spec())
         self.loss_fn = self._create("loss_fn", "losses", loss_fn) if loss_fn is not None else None
@@ -225,8 +226,8 @@ class QuantumTrainer:
         return component
 
     def _build_optimizer(self, optimizer: Any) -> torch.optim.Optimizer:
-        built = optimizer if isinstance(optimizer, torch.optim.Optimizer) else self._create(
-            "optimizer", "optimizers", optimizer, self.model.parameters())
+        built = self._create("optimizer", "optimizers", optimizer, *(
+            () if isinstance(optimizer, torch.optim.Optimizer) else (self.model.parameters(),)))
         if not isinstance(built, torch.optim.Optimizer):
             raise ConfigError(f"optimizer: {optimizer!r} built a {type(built).__name__}, not a torch Optimizer")
         check_optimizer_values(built)
