@@ -319,7 +319,7 @@ def test_the_hot_path_reads_the_device_only_when_logging(corpus, monkeypatch):
 
         monkeypatch.setattr(torch.Tensor, method, spy)
     trainer.train_epoch(train)  # global steps 11-20: logs at 12, 16 and 20, then the epoch's means
-    assert reads == ["tolist in training/trainer.py"] * 4
+    assert reads == ["tolist in training/step_metrics.py"] * 4
 
 
 def poisoned_loader(corpus, poisoned: set[int]):

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from qembed.training import ConfigError, QuantumTrainer, QuantumTrainingConfig
-from qembed.training.trainer import STEP_METRICS, step_metrics
+from qembed.training.step_metrics import step_metrics
 from qembed.training.validation_metrics import ValidationTotals
 
 #: ``quantum_training_config`` keys that only ``QuantumTrainer.train`` acts on, and what
@@ -131,8 +131,8 @@ class QuantumLightningModule(pl.LightningModule):
         trainer = self.quantum_trainer
         probability = trainer.apply_schedule(self.trainer.global_step, self._total_steps)
         outputs, _, terms = trainer.forward_step(batch)
-        values = step_metrics(terms, outputs).unbind()
-        self.log_dict({("train_loss" if name == "loss" else name): value for name, value in zip(STEP_METRICS, values)})
+        self.log_dict({("train_loss" if name == "loss" else name): value
+                       for name, value in step_metrics(terms, outputs).items()})
         # a CPU tensor: Lightning would copy a float to the device (a sync), and the bar reads it every step
         self.log("collapse_probability", torch.tensor(probability), prog_bar=True)
         return terms.total

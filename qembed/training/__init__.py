@@ -9,8 +9,9 @@ from qembed.training.config import ConfigError, QuantumTrainingConfig
 from qembed.training.errors import TrainingDivergedError
 from qembed.training.history import History
 from qembed.training.interruption import TrainingInterrupted
+from qembed.training.loss_call import LossInputs, loss_inputs
 from qembed.training.loss_terms import LossTerms
 from qembed.training.trainer import QuantumTrainer
 
-__all__ = ["ConfigError", "History", "LossTerms", "QuantumTrainer", "QuantumTrainingConfig", "TrainingDivergedError",
-           "TrainingInterrupted"]
+__all__ = ["ConfigError", "History", "LossInputs", "LossTerms", "QuantumTrainer", "QuantumTrainingConfig",
+           "TrainingDivergedError", "TrainingInterrupted", "loss_inputs"]

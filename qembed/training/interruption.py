@@ -19,6 +19,8 @@ import attrs
 import torch
 from torch import Tensor
 
+from qembed.training.step_metrics import MetricSums
+
 #: the signals ``train()`` stops cleanly on
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -78,8 +80,8 @@ class EpochPosition:
     batches_done: int  # loader batches consumed by finished optimizer steps
     sampler_at_start: Tensor | None  # the sampler generator's state before the epoch's iterator
     torch_at_start: Tensor  # the global CPU generator's state then (a loader may seed from it)
-    epoch_sums: Tensor  # the metric sums so far (see trainer.train_epoch)
-    window: Tensor
+    epoch_sums: MetricSums  # the step metrics of the logging windows read so far
+    window: MetricSums  # those of the window not yet read
     nonfinite: Tensor
     skipped_before: Tensor
     collapse_sum: float = 0.0
@@ -87,11 +89,27 @@ class EpochPosition:
 
     def state_dict(self) -> dict[str, Any]:
         state = attrs.asdict(self, recurse=False)
-        for key in ("epoch_sums", "window", "nonfinite", "skipped_before"):
+        state["metric_names"] = list(self.epoch_sums.names)
+        state["epoch_sums"], state["window"] = self.epoch_sums.sums.detach().clone(), self.window.sums.detach().clone()
+        for key in ("nonfinite", "skipped_before"):
             state[key] = state[key].detach().clone()
         return state
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], device: torch.device) -> EpochPosition:
-        tensors = {key: state[key].to(device) for key in ("epoch_sums", "window", "nonfinite", "skipped_before")}
-        return cls(**{**state, **tensors})
+    def from_state(cls, state: dict[str, Any], names: tuple[str, ...], device: torch.device) -> EpochPosition:
+        """The position ``state`` saved, its metric sums matched to ``names`` by name (a
+        metric the saving version did not have starts from zero; files without
+        ``metric_names`` hold the metrics in ``names``' order)."""
+        saved = tuple(state.get("metric_names", names))
+        state = {key: value for key, value in state.items() if key != "metric_names"}
+
+        def sums(key: str) -> MetricSums:
+            columns = state[key].to(device)
+            matched = torch.zeros(2, len(names), device=device)
+            for index, name in enumerate(names):
+                if name in saved:
+                    matched[:, index] = columns[:, saved.index(name)]
+            return MetricSums(names, device, matched)
+
+        tensors = {key: state[key].to(device) for key in ("nonfinite", "skipped_before")}
+        return cls(**{**state, **tensors, "epoch_sums": sums("epoch_sums"), "window": sums("window")})

@@ -72,11 +72,9 @@ from qembed.training.optimizer_values import check_optimizer_values
 from qembed.training.progress import EpochProgress
 from qembed.training.run_defaults import RunDefaults
 from qembed.training.seeding import seed_everything
+from qembed.training.step_metrics import STEP_METRICS, MetricSums, read, step_metrics
 from qembed.training.validation_metrics import ValidationTotals
 
-#: Metrics summed on the device per batch, in this order.
-STEP_METRICS = ("loss", "quantum_loss", "uncertainty", "sense_entropy", "entanglement_strength",
-                "superposition_coherence")
 #: Seeds the generator of evaluation's collapse samples (its own: training's stream is untouched).
 EVALUATION_SEED = 0
 
@@ -439,7 +437,7 @@ class QuantumTrainer:
             rng_state.restore(part["rng"], generator)
         saved.num_epochs = run.num_epochs  # counted from the run's start
         if position is not None:
-            self._resume_position = EpochPosition.from_state(position, self.device)
+            self._resume_position = EpochPosition.from_state(position, tuple(STEP_METRICS), self.device)
         return saved
 
     def _stop_if_signalled(self, *, at_log: bool) -> None:
@@ -457,17 +455,17 @@ class QuantumTrainer:
         if signum is not None:
             raise TrainingInterrupted(signum)
 
-    def _epoch_position(self, loader: Iterable[Any], epoch: int, metrics: int) -> tuple[EpochPosition, Any]:
+    def _epoch_position(self, loader: Iterable[Any], epoch: int) -> tuple[EpochPosition, Any]:
         """Where epoch ``epoch`` starts, and the loader's iterator: at its first batch,
         or, resuming a mid-epoch checkpoint, past the batches trained before the stop
         (the epoch's shuffle is redrawn from the generator states it started with)."""
         generator = rng_state.sampler_generator(loader)
         resumed, self._resume_position = self._resume_position, None
         if resumed is None or resumed.epoch != epoch:
-            zeros = torch.zeros(2, metrics, device=self.device)
+            names = tuple(STEP_METRICS)
             position = EpochPosition(epoch, 0, generator.get_state() if generator is not None else None,
-                                     torch.get_rng_state(), zeros, torch.zeros_like(zeros), self._nonfinite,
-                                     self._nonfinite[0].clone())
+                                     torch.get_rng_state(), MetricSums(names, self.device),
+                                     MetricSums(names, self.device), self._nonfinite, self._nonfinite[0].clone())
             return position, iter(loader)
         now = rng_state.capture()  # the RNGs at the stop, as the checkpoint restored them
         torch.set_rng_state(resumed.torch_at_start)
@@ -498,8 +496,7 @@ class QuantumTrainer:
         batches = len(train_dataloader)  # type: ignore[arg-type]
         log_every = self.config.log_every_n_steps
         self.model.train()
-        # per metric: [sum over batches, batches where it was finite]; a skipped step's NaN stays out
-        position, iterator = self._epoch_position(train_dataloader, epoch, len(STEP_METRICS))
+        position, iterator = self._epoch_position(train_dataloader, epoch)
         self._position = position
         epoch_sums, window, skipped_before = position.epoch_sums, position.window, position.skipped_before
         collapse_sum, batches_seen = position.collapse_sum, position.batches_seen
@@ -522,9 +519,7 @@ class QuantumTrainer:
                     window_weight = window_weight + weight
                 else:
                     self.scaler.scale(terms.total).backward()
-                values = step_metrics(terms, outputs)
-                finite = torch.isfinite(values)
-                window += torch.stack([torch.where(finite, values, 0.0), finite.float()])
+                window.add(step_metrics(terms, outputs))
                 if ends_window:
                     self._optimizer_step(window_weight if accumulate > 1 else None)
                     run.run_step += 1
@@ -533,26 +528,21 @@ class QuantumTrainer:
                         index + 1, collapse_sum, batches_seen)
                     logs = self.global_step % log_every == 0
                     if logs:
-                        totals = self._across_ranks(window.clone())
-                        self._log(totals[0] / totals[1].clamp_min(1), progress)
-                        epoch_sums += window
-                        window.zero_()
+                        self._log(window.reduced(self._across_ranks).means(), progress)
+                        window.merge_into(epoch_sums)
                     self._stop_if_signalled(at_log=logs)
                 progress.update()
                 if self._stop_requested:
                     break
         finally:
             progress.close()
-        epoch_sums = self._across_ranks(epoch_sums + window)
-        skipped = torch.stack([self._nonfinite[0] - skipped_before, self._nonfinite[1]])
-        # a metric no finite step measured is NaN, never 0.0: it must not become the best epoch
-        means = torch.where(epoch_sums[1] > 0, epoch_sums[0] / epoch_sums[1].clamp_min(1), float("nan"))
-        *means, skipped, skipped_in_a_row = torch.cat([means, skipped]).tolist()
-        self._check_divergence(skipped_in_a_row)
-        metrics = dict(zip(STEP_METRICS, means, strict=True))
+        metrics = read({**epoch_sums.combined(window).reduced(self._across_ranks).means(),
+                        "nonfinite_steps": self._nonfinite[0] - skipped_before,
+                        "nonfinite_in_a_row": self._nonfinite[1]})
+        self._check_divergence(metrics.pop("nonfinite_in_a_row"))
         metrics["collapse_probability"] = collapse_sum / max(batches_seen, 1)
         metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
-        metrics["nonfinite_steps"] = skipped
+        metrics["nonfinite_steps"] = metrics.pop("nonfinite_steps")  # last, as the history records it
         return metrics
 
     @_naming_failing_plugins
@@ -580,7 +570,7 @@ class QuantumTrainer:
                     totals.add(outputs, labels, terms.total)
         finally:
             self.model.train(was_training)
-        totals.sums, totals.bins = self._across_ranks(totals.sums), self._across_ranks(totals.bins)
+        totals.reduce(self._across_ranks)
         metrics = totals.result()
         self._lifecycle.call("qembed_on_validation_end", trainer=self, epoch=self.epoch, metrics=metrics)
         return metrics
@@ -779,15 +769,11 @@ class QuantumTrainer:
             self._applied_probability = probability
         self.collapse_probability = probability
 
-    def _log(self, window_means: Tensor, progress: EpochProgress) -> None:
-        norms = self._grad_norms
-        values = torch.cat([window_means, self._nonfinite[:2],
-                            *(n.detach().float().view(1) for n in norms.values())]).tolist()
+    def _log(self, window_means: Mapping[str, Tensor], progress: EpochProgress) -> None:
+        metrics = read({**window_means, "nonfinite_steps": self._nonfinite[0],
+                        "nonfinite_in_a_row": self._nonfinite[1], **self._grad_norms})
         self._nonfinite[1] = 0  # the longest run is per read
-        skipped_in_a_row = values[len(STEP_METRICS) + 1]
-        del values[len(STEP_METRICS) + 1]
-        metrics = dict(zip(STEP_METRICS + ("nonfinite_steps",) + tuple(norms), values, strict=True))
-        self._check_divergence(skipped_in_a_row)
+        self._check_divergence(metrics.pop("nonfinite_in_a_row"))
         metrics["collapse_probability"] = self.collapse_probability
         metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
         progress.show({"loss": metrics["loss"], "p_c": self.collapse_probability})
@@ -846,18 +832,6 @@ class QuantumTrainer:
         if self.log_dir is None or not self.is_main_process:
             return
         atomic_write_bytes(self.log_dir / "history.json", json.dumps(self.training_history, indent=1).encode())
-
-
-def step_metrics(terms: LossTerms, outputs: Any) -> Tensor:
-    """The per-batch values of :data:`STEP_METRICS`, stacked on the device (no sync)."""
-    zero = torch.zeros((), device=terms.total.device)
-
-    def mean(name: str) -> Tensor:
-        value = field(outputs, name)
-        return value.detach().float().mean() if value is not None else zero
-
-    return torch.stack([terms.total.detach().float(), terms.quantum.detach().float(), mean("uncertainty"),
-                        mean("sense_entropy"), mean("entanglement"), mean("superposition")])
 
 
 def _component_name(spec: Any) -> str:

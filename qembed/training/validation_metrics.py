@@ -23,6 +23,7 @@ as one target.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -31,8 +32,10 @@ from torch import Tensor
 from qembed.metrics.uncertainty import error_detection_auroc
 from qembed.nn.measures import predictive_entropy
 from qembed.training.batches import field, flatten_token_level
+from qembed.training.step_metrics import read
 
 ECE_BINS = 15
+#: what each entry of ``ValidationTotals.sums`` adds up (``add`` names every one per batch)
 _SUMS = ("loss", "correct", "nll", "brier", "targets", "uncertainty", "predictive_entropy", "mutual_information",
          "sense_entropy", "entanglement_strength", "superposition_coherence", "examples")
 
@@ -63,23 +66,29 @@ class ValidationTotals:
             return value.detach().double().sum() if value is not None else zero
 
         entropy = predictive_entropy(logits)
-        self.sums += torch.stack([
-            loss.detach().double() * count,
-            correct.sum(),
-            torch.nn.functional.cross_entropy(logits, targets, reduction="sum").double(),
-            (probabilities - one_hot).square().sum().double(),
-            count.double(),
-            total("uncertainty"),
-            entropy.sum().double(),
-            total("mutual_information"),
-            total("sense_entropy"),
-            total("entanglement"),
-            total("superposition"),
-            zero + labels.shape[0],
-        ])
+        batch = {
+            "loss": loss.detach().double() * count,
+            "correct": correct.sum(),
+            "nll": torch.nn.functional.cross_entropy(logits, targets, reduction="sum").double(),
+            "brier": (probabilities - one_hot).square().sum().double(),
+            "targets": count.double(),
+            "uncertainty": total("uncertainty"),
+            "predictive_entropy": entropy.sum().double(),
+            "mutual_information": total("mutual_information"),
+            "sense_entropy": total("sense_entropy"),
+            "entanglement_strength": total("entanglement"),
+            "superposition_coherence": total("superposition"),
+            "examples": zero + labels.shape[0],
+        }
+        self.sums += torch.stack([batch[name] for name in _SUMS])  # one add for every sum, no sync
         self._add_detection(outputs, labels, entropy, correct)
         slots = torch.bucketize(confidence, self.bin_edges, right=True) - 1
         self.bins.index_add_(1, slots, torch.stack([torch.ones_like(correct), confidence.double(), correct]))
+
+    def reduce(self, across_ranks: Callable[[Tensor], Tensor]) -> None:
+        """Replace the sums and calibration bins by ``across_ranks`` of them (every rank's, added)."""
+        self.sums = across_ranks(self.sums)
+        self.bins = across_ranks(self.bins)
 
     def _add_detection(self, outputs: Any, labels: Tensor, entropy: Tensor, correct: Tensor) -> None:
         uncertainty = field(outputs, "uncertainty")
@@ -93,7 +102,7 @@ class ValidationTotals:
         occupied = counts > 0
         gaps = (correct - confidence).abs() / counts.clamp_min(1)
         ece = (gaps * counts).where(occupied, torch.zeros_like(counts)).sum() / counts.sum().clamp_min(1)
-        sums = dict(zip(_SUMS + ("ece",), torch.cat([self.sums, ece.view(1)]).tolist(), strict=True))
+        sums = read({**dict(zip(_SUMS, self.sums.unbind(), strict=True)), "ece": ece})
         targets, examples = sums["targets"], sums["examples"]
         if targets == 0:
             raise ValueError("the validation loader yielded no targets (it is empty, or every label is -100)")
