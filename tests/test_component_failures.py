@@ -66,6 +66,10 @@ class BadStep(torch.optim.SGD):
         raise RuntimeError("badstep cannot step")
 
 
+def per_example(logits, labels):
+    return nn.functional.cross_entropy(logits, labels, reduction="none")
+
+
 def unbuildable(params, lr=1e-3):
     if not isinstance(lr, float):
         raise ValueError(f"lr must be a float, got {lr!r}")
@@ -75,7 +79,8 @@ def unbuildable(params, lr=1e-3):
 @hookimpl
 def qembed_register_losses():
     return {"fragile": Fragile, "hungry": Hungry, "mixed": Mixed,
-            "smooth_ce": lambda: functools.partial(nn.functional.cross_entropy, label_smoothing=0.1)}
+            "smooth_ce": lambda: functools.partial(nn.functional.cross_entropy, label_smoothing=0.1),
+            "per_example": lambda: per_example}
 
 
 @hookimpl
@@ -141,6 +146,14 @@ def test_a_schedule_that_breaks_its_contract_is_named_with_its_plugin(fragile):
     with pytest.raises(ValueError, match=re.escape(
             "superposition schedule 'overshoot' from fragile-components 1.2 (components = fragile_plugin) "
             "returned 1.5 at step 0 of 2; a schedule must return a number in [0, 1]")):
+        trainer.train_epoch(BATCHES)
+
+
+def test_a_loss_that_breaks_its_contract_is_named_with_its_plugin(fragile):
+    trainer = QuantumTrainer(model(), "adamw", "per_example", progress_bar=False)
+    with pytest.raises(ValueError, match=re.escape(
+            "loss 'per_example' from fragile-components 1.2 (components = fragile_plugin) must return a scalar "
+            "tensor, got (2,)")):
         trainer.train_epoch(BATCHES)
 
 

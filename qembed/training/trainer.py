@@ -141,7 +141,9 @@ class QuantumTrainer:
         self.clipping = self._create("clipping", "clipping", self.config.clipping_spec())
         self.replay = self._create("quantum_memory_replay", "replay", self.config.replay_spec())
         self.loss_fn = self._create("loss_fn", "losses", loss_fn) if loss_fn is not None else None
-        self._loss_call = LossCall(self.loss_fn) if self.loss_fn is not None else None
+        supplied = self._suppliers.label("loss_fn")  # a plugin's loss is named in errors about what it returns
+        self._loss_call = LossCall(self.loss_fn, f"loss {supplied}" if supplied else None) if (
+            self.loss_fn is not None) else None
         draws_samples = self._loss_call is not None and self._loss_call.mc_samples > 1
         if self.distributed is not None and draws_samples and not self.config.quantum_parallel:
             raise ConfigError(
