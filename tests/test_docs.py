@@ -15,6 +15,7 @@ import random
 import re
 import sys
 import textwrap
+import tomllib
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +196,87 @@ def test_every_component_key_names_the_plugin_kind_it_selects():
     assert all(kind in KINDS for listed in kinds.values() for kind in listed), kinds
     missing = [key for key in component_keys if not kinds[key]]
     assert not missing, missing
+
+
+# --- the run-config schema of `qembed train` ------------------------------------------
+
+#: what docs/cli.md calls the types of a signature's or an attrs field's annotation
+_TYPE_WORDS = {"int": "int", "float": "float", "bool": "bool", "str": "string", "Any": "any"}
+
+
+def _type_words(annotation: Any) -> str:
+    text = annotation if isinstance(annotation, str) else annotation.__name__
+    return " or ".join(_TYPE_WORDS[part] for part in text.split(" | ") if part != "None")
+
+
+def _cli_key_tables() -> dict[str, dict[str, list[str]]]:
+    """The key tables under docs/cli.md's "The schema", by section: key -> cells."""
+    text = section(page("cli.md"), "The schema")
+    tables = {}
+    for name, body in re.findall(r"^\*\*`\[(\w+)\]`\*\*(.*?)(?=^\*\*`\[|\Z)", text, re.S | re.M):
+        rows = {key[1]: cells for cells in table_rows(body) if (key := re.fullmatch(r"`(\w+)`", cells[0]))}
+        if rows:
+            tables[name] = rows
+    return tables
+
+
+def _documented_defaults(cell: str) -> list[Any]:
+    """The TOML values among a default cell's code spans (``none``, ``from the corpus``: no value)."""
+    values = []
+    for span in re.findall(r"`([^`]+)`", cell):
+        try:
+            values.append(tomllib.loads(f"value = {span}")["value"])
+        except tomllib.TOMLDecodeError:
+            continue  # a name such as `ClassicalClassifier` or `[training] seed`
+    return values
+
+
+def _schema_keys() -> dict[str, dict[str, tuple[set[str], list[Any]]]]:
+    """Per section, each key's types and defaults (one per model where they differ) as the
+    run-config schema defines them; a required key or one filled in from elsewhere has none."""
+    from qembed.cli import run_schema
+
+    keys: dict[str, dict[str, tuple[set[str], list[Any]]]] = {"model": {}, "data": {}, "training": {}}
+
+    def add(section_name: str, name: str, annotation: Any, default: Any) -> None:
+        types, defaults = keys[section_name].setdefault(name, (set(), []))
+        types.add(_type_words(annotation))
+        if default not in (None, inspect.Parameter.empty) and default not in defaults:
+            defaults.append(default)
+
+    add("model", "name", "str", None)
+    add("data", "corpus", "str", run_schema.CORPORA[0])
+    add("data", "module", "str", None)
+    for model in run_schema.MODELS:
+        for name, parameter in run_schema.model_parameters(model).items():
+            add("model", name, parameter.annotation, parameter.default)
+        for parameters in (run_schema.corpus_parameters(), run_schema.loader_parameters(model)):
+            for name, parameter in parameters.items():
+                add("data", name, parameter.annotation, None if name == "seed" else parameter.default)  # [training] seed
+    for field in attrs.fields(run_schema.TrainingSection):
+        bound = f" >= {field.validator.minimum}" if getattr(field.validator, "minimum", None) is not None else ""
+        keys["training"][field.name] = ({_type_words(field.type) + bound}, [] if field.default is None else
+                                        [field.default])
+    return keys
+
+
+def test_the_cli_key_tables_are_the_run_config_schema():
+    """Each key of [model], [data] and [training] has a row in docs/cli.md with its type and default."""
+    documented, schema = _cli_key_tables(), _schema_keys()
+    assert documented.keys() == schema.keys()
+    wrong = []
+    for section_name, keys in schema.items():
+        rows = documented[section_name]
+        wrong += [f"[{section_name}] {key}: not documented" for key in keys.keys() - rows.keys()]
+        wrong += [f"[{section_name}] {key}: not in the schema" for key in rows.keys() - keys.keys()]
+        for key in keys.keys() & rows.keys():
+            (types, defaults), cells = keys[key], rows[key]
+            if types != {cells[1]}:
+                wrong.append(f"[{section_name}] {key}: documented type {cells[1]!r}, real {' / '.join(types)}")
+            given = _documented_defaults(cells[2])
+            if [(type(v), v) for v in given] != [(type(v), v) for v in defaults]:
+                wrong.append(f"[{section_name}] {key}: documented default {cells[2]!r}, real {defaults!r}")
+    assert not wrong, wrong
 
 
 # --- hooks ----------------------------------------------------------------------------

@@ -15,7 +15,9 @@ import textwrap
 import time
 import tomllib
 from importlib import resources
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Literal, Optional, Union
 
 import pytest
 import torch
@@ -25,6 +27,7 @@ from hypothesis import strategies as st
 from torch.optim import lr_scheduler
 
 from qembed.cli import main
+from qembed.cli.option_types import fits, type_name
 from qembed.cli.run_config import LR_SCHEDULERS, RunConfigError, load_run_config
 from qembed.cli.run_setup import prepare_run
 from qembed.cli.train_command import parse_override
@@ -157,6 +160,27 @@ def test_every_lr_scheduler_option_takes_its_torch_default_and_refuses_a_value_o
     for key in parameters:
         with pytest.raises(RunConfigError, match=rf"\[lr_scheduler\] {name} {key} must be .*, got 'x'"):
             load_run_config(workdir / "run.yaml", {f"lr_scheduler.{key}": "x"})
+
+
+@pytest.mark.parametrize(
+    ("value", "hint", "expected"),
+    [
+        (3, int, True), (True, int, False), (3, float, True), (True, float, False), (True, bool, True),
+        (0.5, Union[float, torch.Tensor], True), ("0.5", Union[float, torch.Tensor], False),
+        (None, Optional[int], True), (None, int, False), ([1, 2], list[int], True), ([1, "2"], list[int], False),
+        ("12", Iterable[int], False), ([1, 2.5], tuple[int, float], True), ([1], tuple[int, float], False),
+        ([1, 2, 3], tuple[int, ...], True), ("cos", Literal["cos", "linear"], True),
+        ("sin", Literal["cos", "linear"], False), (1, Literal[True], False), (print, Callable[[float], float], False),
+    ],
+)
+def test_a_config_value_fits_a_type_hint_as_plain_data(value, hint, expected):
+    """bool is no int, an int is a float, a list stands for a sequence or tuple, nothing is a function."""
+    assert fits(value, hint) is expected
+
+
+def test_a_type_hint_is_named_as_its_source_spells_it():
+    assert [type_name(hint) for hint in (int, Union[float, torch.Tensor], Iterable[int], float | list[float])] == [
+        "int", "Union[float, Tensor]", "Iterable[int]", "float | list[float]"]
 
 
 def test_the_resolved_config_reads_back_as_the_same_run(workdir, capsys):
@@ -321,6 +345,8 @@ def test_yaml_syntax_errors_name_the_line(workdir, capsys):
         (["train", "tiny.toml", "--dry-run", "--set", "quantum.superposition_schedule=2"],
          "[quantum] quantum_training_config['superposition_schedule'] must be a registered name"),
         (["train", "tiny.toml", "--dry-run", "--set", "quantum.superposition_schedule=[1, 2]"], "got [1, 2]"),
+        (["train", "tiny.toml", "--dry-run", "--set", "quantum.mixed_precision=bf16", "--set",
+          "quantum.mixed_precision.x=1"], "cannot set quantum.mixed_precision.x: quantum.mixed_precision is not a table"),
     ],
 )
 def test_command_line_mistakes_are_one_line_with_exit_code_2(workdir, capsys, argv, expected):

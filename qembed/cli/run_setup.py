@@ -22,8 +22,9 @@ import yaml
 from torch import nn
 
 from qembed import hookimpl, models, plugins
+from qembed.cli.config_errors import RunConfigError, blame
 from qembed.cli.lr_schedule_check import rehearse_lr_scheduler
-from qembed.cli.run_config import MODELS, RunConfig, RunConfigError, blame, check_keys
+from qembed.cli.run_schema import MODELS, RunConfig, check_keys
 from qembed.data import PolysemyCorpus
 from qembed.training import QuantumTrainer
 from qembed.training.devices import resolve_device
@@ -203,9 +204,9 @@ def _module_data(source: str, name: str, options: dict[str, Any]) -> Data:
         raise RunConfigError(f"{source}: [data] module {name!r} has no build() function; define "
                              "build(**options) -> (train_loader, val_loader)")
     signature = inspect.signature(build)
-    if all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
-        check_keys(source, "data", options, ["module", *signature.parameters])
     with blame(source, "data"):
+        if all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+            check_keys(options, ["module", *signature.parameters])
         signature.bind(**options)  # a missing option, before build() runs
     loaders = build(**options)  # an error inside is the module's own, with its traceback
     if not isinstance(loaders, (tuple, list)) or len(loaders) != 2:
