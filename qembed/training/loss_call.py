@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
+from qembed.plugins.contracts import ReportsTerms
 from qembed.training.batches import field, flatten_token_level
 from qembed.training.loss_terms import LossTerms
 
@@ -44,7 +45,7 @@ class LossCall:
 
     def __call__(self, outputs: Any, labels: Tensor) -> LossTerms:
         if self.reports_terms:
-            return self.loss_fn.loss_terms(outputs, labels)
+            return cast(ReportsTerms, self.loss_fn).loss_terms(outputs, labels)
         if self.takes_outputs:
             extras = {name: getattr(outputs, name, None) for name in self.fields}
             value = self.loss_fn(outputs, labels, **extras)

@@ -26,7 +26,7 @@ def check_optimizer_values(optimizer: torch.optim.Optimizer) -> None:
             for number in numbers:
                 if isinstance(number, bool) or not isinstance(number, Real):
                     continue
-                if not math.isfinite(number) or abs(number) > largest:
+                if not math.isfinite(number) or abs(number) > largest:  # type: ignore[operator]  # typeshed's Real has no order
                     where = f"param_groups[{index}][{key!r}]"
                     raise ConfigError(f"optimizer: {where} = {value!r} must be a finite number that fits the "
                                       f"parameters' dtype (|value| <= {largest:.4g})")
