@@ -1,4 +1,4 @@
-# Two commands from a fresh clone: `make demo` and `make test`.
+# Two commands from a fresh clone: `make demo` and `make test` (mypy, then pytest).
 # Each creates .venv, installs qembed with its dev extra and the integrations' extras
 # (hf, lightning, ray: their tests are part of `make test`), then does its job.
 # `make test` also needs WordNet 3.0 (qembed.data.WordNetSenseCorpus): Debian's wordnet-base,
@@ -13,13 +13,17 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test install wordnet clean
+.PHONY: demo test typecheck install wordnet clean
 
 demo: $(INSTALLED)
 	$(BIN)/qembed demo
 
-test: $(INSTALLED) wordnet
+test: typecheck wordnet
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# mypy, configured in pyproject.toml ([tool.mypy]): strict on qembed.plugins and qembed.training.
+typecheck: $(INSTALLED)
+	$(BIN)/python -m mypy
 
 install: $(INSTALLED) wordnet
 
@@ -42,4 +46,4 @@ wordnet:
 	fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis runs
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .hypothesis runs

@@ -9,6 +9,7 @@ import qembed
 from qembed import hookimpl, plugins
 from qembed.plugins import (
     ComponentOptionError,
+    PluginComponentError,
     PluginConflictError,
     PluginLoadError,
     UnknownComponentError,
@@ -200,3 +201,39 @@ def test_module_level_api_uses_the_process_registry():
     with temporary_plugin(RampPlugin()):
         assert isinstance(plugins.create("schedules", "ramp"), Ramp)
     assert "ramp" not in plugins.available("schedules")
+
+
+def test_a_built_component_lacking_a_member_of_its_protocol_is_refused_by_name(registry):
+    class HalfReplay:
+        """Has everything a replay strategy needs but replay_size."""
+
+        capacity = 4
+
+        def __len__(self):
+            return 0
+
+        def add(self, batch, outputs=None): ...
+
+        def sample(self, n): ...
+
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state): ...
+
+    class BrokenPlugin:
+        @hookimpl
+        def qembed_register_replay(self):
+            return {"half": HalfReplay}
+
+        @hookimpl
+        def qembed_register_schedules(self):
+            return {"not_callable": lambda: 0.5}
+
+    with temporary_plugin(BrokenPlugin(), registry=registry):
+        with pytest.raises(PluginComponentError, match=r"replay strategy 'half' \(from plugin .* registered in code.*"
+                                                       r"built a HalfReplay, which lacks replay_size \(the contract "
+                                                       r"qembed.plugins.contracts.ReplayStrategy\)"):
+            registry.create("replay", "half")
+        with pytest.raises(PluginComponentError, match=r"built a float, which lacks __call__"):
+            registry.create("schedules", "not_callable")

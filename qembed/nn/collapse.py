@@ -58,7 +58,7 @@ class CollapseAware(Protocol):
     def set_collapse_probability(self, probability: float | Tensor) -> None: ...
 
 
-def collapse_aware_modules(model: nn.Module) -> list[nn.Module]:
+def collapse_aware_modules(model: nn.Module) -> list[CollapseAware]:
     """Every collapse-aware module inside ``model`` (any ``nn.Module`` tree)."""
     return [module for module in model.modules() if isinstance(module, CollapseAware)]
 

@@ -1,84 +1,93 @@
 """Hook specifications: the whole contract between qembed and its plugins.
 
 Registration hooks return a mapping ``name -> factory``; names are lowercase
-snake_case and unique across all installed plugins. Lifecycle hooks are called by
-the trainer; every one is optional for a plugin, and one that no plugin implements
-costs nothing.
+snake_case and unique across all installed plugins. Each factory builds a component
+satisfying its kind's protocol in :mod:`qembed.plugins.contracts`. Lifecycle hooks
+are called by the trainer (typed as :class:`~qembed.plugins.contracts.LifecycleObserver`);
+every one is optional for a plugin, and one that no plugin implements costs nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
+from qembed.plugins.contracts import ClippingStrategy, Collapse, Loss, Optimizer, ReplayStrategy, Schedule
 from qembed.plugins.markers import hookspec
 
-Factories = Mapping[str, Callable[..., Any]]
+if TYPE_CHECKING:
+    from qembed.training.trainer import QuantumTrainer
 
 
 # --- registration -------------------------------------------------------------
 
 
 @hookspec
-def qembed_register_schedules() -> Factories:
+def qembed_register_schedules() -> Mapping[str, Callable[..., Schedule]]:
     """Register superposition schedules.
 
-    Each factory is called as ``factory(**options)`` and returns a schedule: a pure
-    callable ``schedule(step, total_steps) -> float`` giving the collapse probability,
-    in [0, 1], at optimizer step ``step`` (``0 <= step < total_steps``). A schedule
-    may declare ``start_value`` / ``end_value`` (its value at the first and last
-    step), which :func:`qembed.testing.check_schedule` then verifies.
+    Each factory is called as ``factory(**options)`` and returns a
+    :class:`~qembed.plugins.contracts.Schedule`: a pure callable
+    ``schedule(step, total_steps) -> float`` giving the collapse probability, in [0, 1],
+    at optimizer step ``step`` (``0 <= step < total_steps``). A schedule may declare
+    ``start_value`` / ``end_value`` (its value at the first and last step), which
+    :func:`qembed.testing.check_schedule` then verifies.
     """
 
 
 @hookspec
-def qembed_register_losses() -> Factories:
+def qembed_register_losses() -> Mapping[str, Callable[..., Loss]]:
     """Register losses.
 
-    Each factory is called as ``factory(**options)`` and returns an ``nn.Module``.
-    The trainer calls it with the model output and the targets; a loss whose
-    ``forward`` names ``uncertainty``, ``entanglement`` or ``superposition`` also
-    receives those fields of the output.
+    Each factory is called as ``factory(**options)`` and returns a
+    :class:`~qembed.plugins.contracts.Loss`, usually an ``nn.Module``. The trainer
+    calls it with the model output and the targets; a loss whose ``forward`` names
+    ``uncertainty``, ``entanglement`` or ``superposition`` also receives those fields
+    of the output.
     """
 
 
 @hookspec
-def qembed_register_optimizers() -> Factories:
+def qembed_register_optimizers() -> Mapping[str, Callable[..., Optimizer]]:
     """Register optimizers.
 
     Each factory is called as ``factory(params, **options)`` and returns a
-    ``torch.optim.Optimizer``. Quantum parameters are recognised by the role that
-    ``qembed.nn.mark`` puts on them, so ``model.parameters()`` is enough.
+    ``torch.optim.Optimizer`` (see :class:`~qembed.plugins.contracts.Optimizer`).
+    Quantum parameters are recognised by the role that ``qembed.nn.mark`` puts on
+    them, so ``model.parameters()`` is enough.
     """
 
 
 @hookspec
-def qembed_register_clipping() -> Factories:
+def qembed_register_clipping() -> Mapping[str, Callable[..., ClippingStrategy]]:
     """Register gradient clipping strategies.
 
-    Each factory is called as ``factory(**options)`` and returns a strategy that is
-    called after backward (after unscaling under AMP) with the optimizer's
-    parameter groups, clips in place and returns the pre-clip norms as tensors
-    (never synchronising with the device).
+    Each factory is called as ``factory(**options)`` and returns a
+    :class:`~qembed.plugins.contracts.ClippingStrategy`, called after backward (after
+    unscaling under AMP) with the optimizer's parameter groups, that clips in place and
+    returns the pre-clip norms as tensors (never synchronising with the device).
     """
 
 
 @hookspec
-def qembed_register_replay() -> Factories:
+def qembed_register_replay() -> Mapping[str, Callable[..., ReplayStrategy]]:
     """Register replay strategies for continual learning.
 
-    Each factory is called as ``factory(**options)`` and returns a buffer with
-    ``add(batch, outputs)``, ``sample(n)``, ``state_dict()`` and
+    Each factory is called as ``factory(**options)`` and returns a
+    :class:`~qembed.plugins.contracts.ReplayStrategy`: a buffer with ``len``,
+    ``capacity``, ``add(batch, outputs)``, ``replay_size(batch_size)`` (how many stored
+    examples the trainer mixes into a fresh batch), ``sample(n)``, ``state_dict()`` and
     ``load_state_dict(state)``.
     """
 
 
 @hookspec
-def qembed_register_collapse() -> Factories:
+def qembed_register_collapse() -> Mapping[str, Callable[..., Collapse]]:
     """Register collapse strategies.
 
-    Each factory is called as ``factory(**options)`` and returns a strategy that,
-    given sense amplitudes and context, returns sense weights (soft) or a one-hot
+    Each factory is called as ``factory(**options)`` and returns a
+    :class:`qembed.nn.CollapseStrategy` (see :class:`~qembed.plugins.contracts.Collapse`)
+    that, given sense amplitudes and context, returns sense weights (soft) or a one-hot
     choice (hard, with a straight-through gradient).
     """
 
@@ -87,12 +96,12 @@ def qembed_register_collapse() -> Factories:
 
 
 @hookspec
-def qembed_on_train_start(trainer: Any) -> None:
+def qembed_on_train_start(trainer: QuantumTrainer) -> None:
     """Called once at the start of ``trainer.train(...)``, before the first batch."""
 
 
 @hookspec
-def qembed_on_log(trainer: Any, step: int, metrics: Mapping[str, float]) -> None:
+def qembed_on_log(trainer: QuantumTrainer, step: int, metrics: Mapping[str, float]) -> None:
     """Called every ``log_every_n_steps`` optimizer steps.
 
     ``step`` is the global optimizer step; ``metrics`` maps names such as
@@ -102,20 +111,20 @@ def qembed_on_log(trainer: Any, step: int, metrics: Mapping[str, float]) -> None
 
 
 @hookspec
-def qembed_on_epoch_end(trainer: Any, epoch: int, metrics: Mapping[str, float]) -> None:
+def qembed_on_epoch_end(trainer: QuantumTrainer, epoch: int, metrics: Mapping[str, float]) -> None:
     """Called after every training epoch with that epoch's averaged metrics."""
 
 
 @hookspec
-def qembed_on_validation_end(trainer: Any, epoch: int, metrics: Mapping[str, float]) -> None:
+def qembed_on_validation_end(trainer: QuantumTrainer, epoch: int, metrics: Mapping[str, float]) -> None:
     """Called after every validation pass with its metrics (``loss``, ``accuracy``, ...)."""
 
 
 @hookspec
-def qembed_on_checkpoint(trainer: Any, path: str) -> None:
+def qembed_on_checkpoint(trainer: QuantumTrainer, path: str) -> None:
     """Called after a checkpoint file has been completely written to ``path``."""
 
 
 @hookspec
-def qembed_on_train_end(trainer: Any, history: Mapping[str, list]) -> None:
+def qembed_on_train_end(trainer: QuantumTrainer, history: Mapping[str, list[float]]) -> None:
     """Called once when ``trainer.train(...)`` ends, with the training history."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from qembed.plugins import hookspecs, switches
+from qembed.plugins.contracts import KIND_CONTRACTS, missing_members
 from qembed.plugins.errors import (
     ComponentOptionError,
     PluginComponentError,
@@ -139,6 +140,7 @@ class PluginRegistry:
                 raise
             raise PluginComponentError(
                 f"building {noun} {name!r}{supplier} raised {type(err).__name__}: {err}") from err
+        _check_contract(kind, noun, name, supplier, component)
         try:
             self._built[component] = registration
         except TypeError:  # not hashable or not weakly referable: it cannot be recognised later
@@ -305,6 +307,23 @@ class PluginRegistry:
             warnings.warn(message, PluginWarning, stacklevel=4)
 
 
+#: Kinds whose built components the registry checks against their protocol. Not
+#: optimizers: the trainer requires a ``torch.optim.Optimizer``, a stricter check.
+CHECKED_ON_BUILD = ("schedules", "losses", "clipping", "replay", "collapse")
+
+
+def _check_contract(kind: str, noun: str, name: str, supplier: str, component: Any) -> None:
+    """Refuse a component lacking a member of its kind's protocol (qembed.plugins.contracts)."""
+    if kind not in CHECKED_ON_BUILD:
+        return
+    protocol = KIND_CONTRACTS[kind]
+    missing = missing_members(component, protocol)
+    if missing:
+        raise PluginComponentError(
+            f"{noun} {name!r}{supplier} built a {type(component).__name__}, which lacks "
+            f"{', '.join(missing)} (the contract qembed.plugins.contracts.{protocol.__name__})")
+
+
 def _unnamed_options(err: BaseException, options: Mapping[str, Any]) -> str:
     """`` (given: lr=0.1, betas=[])`` when ``err`` names none of the options (torch's
     ``'<=' not supported between ...``), so the message says what was given; else ''."""
@@ -396,7 +415,7 @@ def _split_spec(noun: str, spec: Mapping[str, Any], options: dict[str, Any]) -> 
     return spec["name"], {**spec_options, **options}
 
 
-def _check_options(noun: str, registration: Registration, args: tuple, options: dict[str, Any]) -> None:
+def _check_options(noun: str, registration: Registration, args: tuple[Any, ...], options: dict[str, Any]) -> None:
     """Name the option a factory does not accept before calling it."""
     try:
         signature = inspect.signature(registration.factory)

@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qembed.nn import ROLES, mark
+from qembed.plugins.contracts import ClippingStrategy
+from qembed.testing.members import assert_members
 
 RTOL = 1e-4
 ATOL = 1e-12
@@ -67,7 +69,8 @@ def _check_norms(norms: Any, where: str) -> None:
 
 
 def check_clipping(factory: Callable[..., Any], /, *, max_examples: int = 50, **options: Any) -> None:
-    """Check that ``factory(**options)`` builds a clipping strategy honouring the contract.
+    """Check that ``factory(**options)`` builds a clipping strategy honouring the contract
+    (:class:`qembed.plugins.contracts.ClippingStrategy`).
 
     On generated parameter groups (random shapes; some parameters with a role, some
     without a gradient; gradients zero, tiny or huge up to 1e12) the strategy must
@@ -79,6 +82,7 @@ def check_clipping(factory: Callable[..., Any], /, *, max_examples: int = 50, **
     """
     strategy = factory(**options)
     label = f"{getattr(factory, '__name__', factory)!s}(**{options!r})"
+    assert_members(strategy, ClippingStrategy, label)
 
     @settings(max_examples=max_examples, deadline=None, database=None)
     @given(specs=parameter_specs)

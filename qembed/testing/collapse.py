@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from qembed.nn import CollapseStrategy
+from qembed.plugins.contracts import Collapse
 from qembed.testing.phases import PHASES
 
 ATOL = 1e-5
@@ -47,7 +48,8 @@ def collapse_inputs(draw: st.DrawFn) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def check_collapse(factory: Callable[..., Any], /, *, max_examples: int = 100, **options: Any) -> None:
-    """Check that ``factory(**options)`` builds a collapse strategy honouring the contract.
+    """Check that ``factory(**options)`` builds a collapse strategy honouring the contract
+    (:class:`qembed.plugins.contracts.Collapse`).
 
     It must be a :class:`qembed.nn.CollapseStrategy`. Called as ``QuantumEmbeddings``
     calls it, on generated inputs (:func:`collapse_inputs`; agreement only when

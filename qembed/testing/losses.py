@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from qembed.nn.output import QuantumOutput
+from qembed.plugins.contracts import Loss
+from qembed.testing.members import assert_members
 from qembed.training.loss_call import LossCall
 
 LOGIT_BOUND = 1e4  # generated logits lie in [-LOGIT_BOUND, LOGIT_BOUND]
@@ -121,7 +123,9 @@ def check_loss(
     token_level: bool | None = None,
     **options: Any,
 ) -> None:
-    """Check that ``factory(**options)`` builds a loss honouring the contract.
+    """Check that ``factory(**options)`` builds a loss honouring the contract
+    (:class:`qembed.plugins.contracts.Loss`, with the optional ``ReportsTerms`` and
+    ``DrawsSamples``).
 
     Over generated model outputs (:func:`loss_inputs`: logits up to ±1e4, fields
     in [0, 1] present or absent, class- and token-level with -100 labels; pass
@@ -135,8 +139,9 @@ def check_loss(
     ``AssertionError`` with the failing inputs.
     """
     loss = factory(**options)
-    call = LossCall(loss)
     label = f"{getattr(factory, '__name__', factory)!s}(**{options!r})"
+    assert_members(loss, Loss, label)
+    call = LossCall(loss)
 
     @settings(max_examples=max_examples, deadline=None, database=None, report_multiple_bugs=False,
               suppress_health_check=[HealthCheck.too_slow])

@@ -20,7 +20,8 @@ def _parameters(specs: list[ParameterSpec]) -> list[torch.nn.Parameter]:
 
 
 def check_optimizer(factory: Callable[..., Any], /, *, max_examples: int = 50, **options: Any) -> None:
-    """Check that ``factory(params, **options)`` builds an optimizer honouring the contract.
+    """Check that ``factory(params, **options)`` builds an optimizer honouring the contract
+    (:class:`qembed.plugins.contracts.Optimizer`).
 
     ``params`` is an iterator over generated parameters, as ``model.parameters()`` is
     (random shapes; some with a role, some without a gradient; gradients zero, tiny

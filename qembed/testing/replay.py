@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from qembed.nn import QuantumOutput
+from qembed.plugins.contracts import ReplayStrategy
+from qembed.testing.members import assert_members
 from qembed.training.examples import batch_size, split_examples
 
 NUM_LABELS = 4
@@ -44,7 +46,8 @@ def example_key(example: Mapping[str, Tensor]) -> tuple:
 
 
 def check_replay(factory: Callable[..., Any], /, *, max_examples: int = 50, **options: Any) -> None:
-    """Check that ``factory(**options)`` builds a replay strategy honouring the contract.
+    """Check that ``factory(**options)`` builds a replay strategy honouring the contract
+    (:class:`qembed.plugins.contracts.ReplayStrategy`).
 
     Over generated sequences of padded batches (random sizes, lengths and labels, each
     offered with a model output carrying a random per-example ``uncertainty``): ``len``
@@ -57,6 +60,7 @@ def check_replay(factory: Callable[..., Any], /, *, max_examples: int = 50, **op
     ``AssertionError`` with the failing input.
     """
     label = f"{getattr(factory, '__name__', factory)!s}(**{options!r})"
+    assert_members(factory(**options), ReplayStrategy, label)
 
     @settings(max_examples=max_examples, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -9,11 +9,15 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qembed.plugins.contracts import Schedule
+from qembed.testing.members import assert_members
+
 MAX_TOTAL_STEPS = 1_000_000
 
 
 def check_schedule(factory: Callable[..., Any], /, *, max_examples: int = 200, **options: Any) -> None:
-    """Check that ``factory(**options)`` builds a schedule honouring the contract.
+    """Check that ``factory(**options)`` builds a schedule honouring the contract
+    (:class:`qembed.plugins.contracts.Schedule`).
 
     For any ``total_steps >= 1`` and ``0 <= step < total_steps`` the value must be a
     finite Python ``float`` in [0, 1]; the schedule must be pure (the same inputs give
@@ -27,6 +31,7 @@ def check_schedule(factory: Callable[..., Any], /, *, max_examples: int = 200, *
     start = getattr(schedule, "start_value", None)
     end = getattr(schedule, "end_value", None)
     label = f"{getattr(factory, '__name__', factory)!s}(**{options!r})"
+    assert_members(schedule, Schedule, label)
 
     @settings(max_examples=max_examples, deadline=None, database=None)
     @given(total_steps=st.integers(1, MAX_TOTAL_STEPS), data=st.data())

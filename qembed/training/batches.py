@@ -35,7 +35,7 @@ class ModelCall:
         self.accepted = frozenset(parameters)
         self.pass_labels = pass_labels and ("labels" in self.accepted or self.accepts_any)
 
-    def split(self, batch: Any) -> tuple[tuple, dict[str, Any], Any]:
+    def split(self, batch: Any) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
         """``(args, kwargs, labels)`` for one batch."""
         if isinstance(batch, Mapping):
             if "labels" not in batch:
@@ -86,7 +86,7 @@ def replace_fields(outputs: Any, **changes: Any) -> Any:
     (a dataclass such as ``QuantumOutput`` that has every changed field is copied with
     ``dataclasses.replace``; any other output, a Transformers output that gained keys from a
     hook included, becomes a namespace of its public attributes)."""
-    if dataclasses.is_dataclass(outputs) and set(changes) <= {f.name for f in dataclasses.fields(outputs)}:
+    if dataclasses.is_dataclass(outputs) and not isinstance(outputs, type) and set(changes) <= {f.name for f in dataclasses.fields(outputs)}:
         return dataclasses.replace(outputs, **changes)
     fields = {k: getattr(outputs, k) for k in dir(outputs) if not k.startswith("_")}
     return SimpleNamespace(**{**fields, **changes})

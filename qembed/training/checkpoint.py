@@ -83,8 +83,8 @@ def build(trainer: QuantumTrainer, run: RunState | None, sampler_generator: Any 
 
 def rank_path(path: Any, rank: int) -> Path:
     """Where rank ``rank`` (> 0) keeps its own part of the checkpoint at ``path``."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
+    file = Path(path)
+    return file.with_name(f"{file.stem}.rank{rank}{file.suffix}")
 
 
 def build_rank_part(trainer: QuantumTrainer, sampler_generator: Any = None) -> dict[str, Any]:

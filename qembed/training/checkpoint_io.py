@@ -18,7 +18,7 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class CheckpointIntegrityError(ValueError):
 _SAYS_WHY = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system"}
 
 
-def atomic_write_bytes(path: str | os.PathLike, *chunks: bytes | memoryview) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], *chunks: bytes | memoryview) -> Path:
     """Write ``chunks`` to ``path`` atomically: a uniquely named temporary file in the
     same folder (``tempfile.mkstemp``, never a fixed name a planted link could
     redirect), flushed and fsynced, then renamed over the target and the folder
@@ -68,7 +68,7 @@ def atomic_write_bytes(path: str | os.PathLike, *chunks: bytes | memoryview) -> 
     return target
 
 
-def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to ``path`` atomically, followed by a trailer holding the payload's
     sha256 and length (see the module's docstring)."""
     buffer = io.BytesIO()
@@ -110,7 +110,7 @@ def _corrupt(source: Path, what: str) -> CheckpointIntegrityError:
                                     "checkpoint, e.g. best.pth or last.pth, or retrain)")
 
 
-def safe_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+def safe_load(path: str | os.PathLike[str], map_location: Any = "cpu") -> Any:
     """Verify a file's checksum, then ``torch.load(weights_only=True)`` its payload:
     tensors and plain data only; a file that carries code is refused and its code never runs."""
     target = Path(path)
@@ -138,6 +138,7 @@ def first_nonfinite(state: Any, name: str) -> str | None:
         return None
     if isinstance(state, float):
         return None if math.isfinite(state) else name
+    items: Iterable[tuple[Any, Any]]
     if isinstance(state, Mapping):
         items = state.items()
     elif isinstance(state, (list, tuple)):
@@ -158,7 +159,7 @@ def check_finite(state: Any, name: str, source: str) -> None:
         raise ValueError(f"{source} holds non-finite values (NaN or inf) in {found}; it was not loaded")
 
 
-def load_model_state(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Tensor]:
+def load_model_state(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Tensor]:
     """The model weights in a file: a qembed model file or training checkpoint (their
     ``model_state``) or a bare ``state_dict``, loaded safely."""
     state = safe_load(path, map_location=map_location)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from qembed.plugins.contracts import ReplayStrategy, members, missing_members
 from qembed.plugins.errors import did_you_mean
 
 if TYPE_CHECKING:
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 class ConfigError(ValueError):
     """A ``quantum_training_config`` key or value that cannot be used."""
 
+
+#: An attrs validator: ``check(instance, attribute, value)`` raises :class:`ConfigError`.
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 #: The longest quotation of a value an error message makes (a huge value stays readable).
 QUOTE_LIMIT = 80
@@ -42,8 +46,8 @@ def create_component(registry: PluginRegistry, key: str, kind: str, spec: Any, /
         raise ConfigError(f"{key}: {message}") from err
 
 
-def _number(minimum: float | None = None, *, exclusive: bool = False, integer: bool = False):
-    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _number(minimum: float | None = None, *, exclusive: bool = False, integer: bool = False) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         kinds = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds):
             expected = "an integer" if integer else "a number"
@@ -58,14 +62,14 @@ def _number(minimum: float | None = None, *, exclusive: bool = False, integer: b
     return check
 
 
-def _boolean(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _boolean(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, bool):
         raise ConfigError(
             f"quantum_training_config[{attribute.name!r}] must be True or False, got {quoted(value)}")
 
 
-def _one_of(*choices: Any):
-    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _one_of(*choices: Any) -> Validator:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not any(value is choice or (type(value) is type(choice) and value == choice) for choice in choices):
             listing = ", ".join(repr(c) for c in choices)
             hint = did_you_mean(value, [c for c in choices if isinstance(c, str)]) if isinstance(value, str) else ""
@@ -77,8 +81,7 @@ def _one_of(*choices: Any):
 
 
 def _is_replay_strategy(value: Any) -> bool:
-    return all(callable(getattr(value, name, None))
-               for name in ("add", "sample", "replay_size", "state_dict", "load_state_dict"))
+    return not missing_members(value, ReplayStrategy)
 
 
 def _is_collapse_strategy(value: Any) -> bool:
@@ -87,11 +90,11 @@ def _is_collapse_strategy(value: Any) -> bool:
     return isinstance(value, CollapseStrategy)
 
 
-def _component(what: str, is_built: Callable[[Any], bool], *, allow: tuple[Any, ...] = ()):
+def _component(what: str, is_built: Callable[[Any], bool], *, allow: tuple[Any, ...] = ()) -> Validator:
     """A registered name, a ``{"name": ...}`` spec, an object already built that ``is_built``
     accepts (the kind's contract: ``what``), or one of ``allow`` (``None``, booleans)."""
 
-    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if any(value is allowed for allowed in allow) or isinstance(value, str):
             return
         if isinstance(value, Mapping):
@@ -104,7 +107,7 @@ def _component(what: str, is_built: Callable[[Any], bool], *, allow: tuple[Any, 
             raise ConfigError(f"quantum_training_config[{attribute.name!r}] must be a registered name, a "
                               f"{{'name': ..., **options}} spec{others} or {what}, got {quoted(value)}")
 
-    check.selects_component = True  # a key that picks a plugin component (docs tests list them)
+    check.selects_component = True  # type: ignore[attr-defined]  # a key that picks a plugin component (docs tests list them)
     return check
 
 
@@ -135,8 +138,8 @@ class QuantumTrainingConfig:
         default=None, validator=attrs.validators.optional(_number(0.0, exclusive=True)))
     separate_clipping: bool = attrs.field(default=False, validator=_boolean)
     quantum_memory_replay: Any = attrs.field(
-        default=False, validator=_component("a replay strategy (add, sample, replay_size, state_dict, "
-                                            "load_state_dict)", _is_replay_strategy, allow=(True, False)))
+        default=False, validator=_component(f"a replay strategy ({', '.join(members(ReplayStrategy))})",
+                                            _is_replay_strategy, allow=(True, False)))
     gradient_checkpointing: bool = attrs.field(default=False, validator=_boolean)
     mixed_precision: bool | str = attrs.field(default=False, validator=_one_of(False, True, "bf16", "fp16"))
     quantum_memory_efficient: bool = attrs.field(default=False, validator=_boolean)
@@ -155,7 +158,8 @@ class QuantumTrainingConfig:
     log_every_n_steps: int = attrs.field(default=50, validator=_number(1, integer=True))
     gradient_accumulation_steps: int = attrs.field(default=1, validator=_number(1, integer=True))
     early_stopping_min_delta: float = attrs.field(default=0.0, validator=_number(0.0))
-    max_nonfinite_steps: int | None = attrs.field(default=10, validator=attrs.validators.optional(_number(1, integer=True)))
+    max_nonfinite_steps: int | None = attrs.field(  # attrs' mypy plugin types the field int, from its default
+        default=10, validator=attrs.validators.optional(_number(1, integer=True)))  # type: ignore[arg-type]
     uncertainty_samples: int = attrs.field(default=8, validator=_number(0, integer=True))
 
     def __attrs_post_init__(self) -> None:

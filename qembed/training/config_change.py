@@ -36,8 +36,8 @@ def replay_name(value: Any) -> str | None:
     spec = replay_spec_of(value)
     if isinstance(spec, str) and not _is_object_repr(spec):
         return spec
-    if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
-        return spec["name"]
+    if isinstance(spec, Mapping) and isinstance(name := spec.get("name"), str):
+        return name
     return None
 
 

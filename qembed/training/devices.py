@@ -30,7 +30,7 @@ def to_device(value: Any, device: torch.device) -> Any:
     if isinstance(value, Mapping):
         return {key: to_device(item, device) for key, item in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, str):
-        return type(value)(to_device(item, device) for item in value)
+        return type(value)(to_device(item, device) for item in value)  # type: ignore[call-arg]  # list and tuple take an iterable
     return value
 
 

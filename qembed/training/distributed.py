@@ -78,7 +78,7 @@ class Distributed:
         if not isinstance(loader, DataLoader):
             raise ValueError("distributed_training needs torch DataLoaders (to shard them), "
                              f"got {type(loader).__name__}")
-        sampler = DistributedSampler(loader.dataset, self.world_size, self.rank,
+        sampler: DistributedSampler[Any] = DistributedSampler(loader.dataset, self.world_size, self.rank,
                                      shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
         return _rebuilt(loader, sampler)
 
@@ -86,7 +86,7 @@ class Distributed:
         if not isinstance(loader, DataLoader):
             raise ValueError("distributed_training needs torch DataLoaders (to shard them), "
                              f"got {type(loader).__name__}")
-        return _rebuilt(loader, ShardSampler(len(loader.dataset), self.rank, self.world_size))
+        return _rebuilt(loader, ShardSampler(len(loader.dataset), self.rank, self.world_size))  # type: ignore[arg-type]  # a DataLoader's dataset is sized here
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
@@ -102,6 +102,6 @@ def _close_process_group() -> None:
         dist.destroy_process_group()
 
 
-def _rebuilt(loader: DataLoader, sampler: Sampler) -> DataLoader:
+def _rebuilt(loader: DataLoader[Any], sampler: Sampler[Any]) -> DataLoader[Any]:
     return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler, collate_fn=loader.collate_fn,
                       num_workers=loader.num_workers, pin_memory=loader.pin_memory, drop_last=loader.drop_last)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
-class History(dict):
+class History(dict[str, list[float]]):
     """``history["train_loss"][epoch]``; a plain dict (JSON-serialisable) whose
     lists grow by one entry per epoch, and across ``train`` calls."""
 

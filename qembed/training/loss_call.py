@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import attrs
 import torch
 from torch import Tensor, nn
 
+from qembed.plugins.contracts import ReportsTerms
 from qembed.training.batches import field, flatten_token_level
 from qembed.training.loss_terms import LossTerms
 
@@ -102,7 +103,7 @@ class LossCall:
 
     def __call__(self, outputs: Any, labels: Tensor) -> LossTerms:
         if self.reports_terms:
-            return self.loss_fn.loss_terms(outputs, labels)  # type: ignore[union-attr]
+            return cast(ReportsTerms, self.loss_fn).loss_terms(outputs, labels)
         if self.inputs.kind == "outputs":
             extras = {name: getattr(outputs, name, None) for name in self.inputs.fields}
             value = self.loss_fn(outputs, labels, **extras)

@@ -16,11 +16,12 @@ def capture(sampler_generator: torch.Generator | None = None) -> dict[str, Any]:
     sampler generator when there is one."""
     version, internal, gauss = random.getstate()
     name, keys, position, has_gauss, cached = np.random.get_state()
+    numpy_keys = torch.from_numpy(keys.astype(np.int64))  # type: ignore[attr-defined]  # numpy's stubs: a dict or a tuple
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "python": [version, list(internal), gauss],
-        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached)],
+        "numpy": [name, numpy_keys, int(position), int(has_gauss), float(cached)],
         "sampler": sampler_generator.get_state() if sampler_generator is not None else None,
     }
 

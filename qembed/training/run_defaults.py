@@ -21,6 +21,6 @@ class RunDefaults:
     train_dataloader: Iterable[Any] | None = None
     val_dataloader: Iterable[Any] | None = None
     num_epochs: int = 10
-    checkpoint_dir: str | os.PathLike | None = None
+    checkpoint_dir: str | os.PathLike[str] | None = None
     restore_best_weights: bool = False
     keep_best_checkpoint: bool = True

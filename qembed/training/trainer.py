@@ -38,6 +38,7 @@ from qembed.nn.embeddings import collapse_sampling, quantum_embedding_layers
 from qembed.nn.entanglement import EntanglementLayer, pair_summary
 from qembed.nn.roles import role_of
 from qembed.plugins import PluginRegistry, default_registry
+from qembed.plugins.contracts import Schedule
 from qembed.plugins.suppliers import ComponentSuppliers
 from qembed.training.batches import (
     ModelCall,
@@ -113,7 +114,7 @@ class QuantumTrainer:
         quantum_training_config: QuantumTrainingConfig | dict[str, Any] | None = None,
         *,
         device: str | torch.device | None = None,
-        log_dir: str | os.PathLike | None = None,
+        log_dir: str | os.PathLike[str] | None = None,
         plugins: Sequence[Any] = (),
         progress_bar: bool = True,
         seed: int | None = None,
@@ -131,7 +132,7 @@ class QuantumTrainer:
         if seed is not None:
             seed_everything(seed)
         if self.config.quantum_sync:  # each rank draws its own collapses, reproducibly
-            torch.manual_seed((seed or 0) + self.distributed.rank)
+            torch.manual_seed((seed or 0) + self.distributed.rank)  # type: ignore[union-attr]  # quantum_sync needs distributed_training
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.progress_bar = progress_bar
         self._suppliers = ComponentSuppliers()  # to name the plugin whose component raises
@@ -278,11 +279,11 @@ class QuantumTrainer:
             layer.collapse = strategy
         for layer in embeddings:
             layer.sequential = sequential
-        for layer in entanglement:
-            layer.mode = config.entanglement_optimization or layer.mode
-            layer.memory_efficient = config.quantum_memory_efficient
+        for entangler in entanglement:
+            entangler.mode = config.entanglement_optimization or entangler.mode
+            entangler.memory_efficient = config.quantum_memory_efficient
         if config.gradient_checkpointing:
-            enable()
+            enable()  # type: ignore[misc]  # checked callable above
         if not config.entanglement_training:
             for parameter in self.model.parameters():
                 if role_of(parameter) == "entanglement":
@@ -302,11 +303,11 @@ class QuantumTrainer:
         val_dataloader: Iterable[Any] | None = None,
         num_epochs: int | None = None,
         save_best_model: bool = False,
-        model_save_path: str | os.PathLike | None = None,
+        model_save_path: str | os.PathLike[str] | None = None,
         early_stopping_patience: int | None = None,
         *,
-        checkpoint_dir: str | os.PathLike | None = None,
-        resume_from: str | os.PathLike | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        resume_from: str | os.PathLike[str] | None = None,
         restore_best_weights: bool | None = None,
         keep_best_checkpoint: bool | None = None,
     ) -> History:
@@ -377,7 +378,7 @@ class QuantumTrainer:
                     self._position = None  # the epoch is complete
                     self._write_history()
                     if improved and save_best_model:
-                        self.save_model(model_save_path)
+                        self.save_model(model_save_path)  # type: ignore[arg-type]  # checked not None above
                     if improved and restore_best_weights:
                         best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
                     if folder is not None:
@@ -400,21 +401,21 @@ class QuantumTrainer:
             self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
             return self.training_history
 
-    def save_checkpoint(self, path: str | os.PathLike, *, _sampler: Any = None) -> Path | None:
+    def save_checkpoint(self, path: str | os.PathLike[str], *, _sampler: Any = None) -> Path | None:
         """Write a full training checkpoint atomically (model, optimizer, scaler, replay
         buffer, run position, early stopping, history, config, RNG states);
         ``qembed_on_checkpoint`` follows once the file is complete. In a distributed
         run the main process writes this file and every other rank its own replay
         buffer and RNG states beside it (returning ``None``)."""
         if not self.is_main_process:
-            atomic_save(checkpoint.build_rank_part(self, _sampler), checkpoint.rank_path(path, self.distributed.rank))
+            atomic_save(checkpoint.build_rank_part(self, _sampler), checkpoint.rank_path(path, self.distributed.rank))  # type: ignore[union-attr]  # a rank > 0
             return None
         target = atomic_save(checkpoint.build(self, self._run, _sampler), path)
         self.last_checkpoint = target
         self._lifecycle.call("qembed_on_checkpoint", trainer=self, path=str(target))
         return target
 
-    def _resume(self, path: str | os.PathLike, run: RunState, generator: Any) -> RunState:
+    def _resume(self, path: str | os.PathLike[str], run: RunState, generator: Any) -> RunState:
         """Continue the run ``path`` holds: every check first, so that a refused
         checkpoint leaves the trainer exactly as it was, then the restore."""
         state = checkpoint.check_format(safe_load(path, map_location=self.device), path)
@@ -422,7 +423,7 @@ class QuantumTrainer:
         position = state.get("position")  # a mid-epoch stop (interrupted.pth): how far the epoch got
         part = None
         if not self.is_main_process:  # this rank's own replay buffer, RNG states and epoch position
-            part_path = checkpoint.rank_path(path, self.distributed.rank)
+            part_path = checkpoint.rank_path(path, self.distributed.rank)  # type: ignore[union-attr]  # a rank > 0
             part = checkpoint.check_rank_part(self, safe_load(part_path, map_location=self.device), part_path,
                                               generator)
             position = part.get("position")
@@ -604,7 +605,7 @@ class QuantumTrainer:
         """Ask the trainer to stop after the current step (for plugins: never raise)."""
         self._stop_requested = True
 
-    def save_model(self, path: str | os.PathLike) -> Path | None:
+    def save_model(self, path: str | os.PathLike[str]) -> Path | None:
         """Write the model's weights atomically; ``qembed_on_checkpoint`` follows. Only
         the main process writes (returns ``None`` elsewhere)."""
         if not self.is_main_process:
@@ -617,7 +618,7 @@ class QuantumTrainer:
         self._lifecycle.call("qembed_on_checkpoint", trainer=self, path=str(target))
         return target
 
-    def load_model(self, path: str | os.PathLike) -> None:
+    def load_model(self, path: str | os.PathLike[str]) -> None:
         """Load weights saved by :meth:`save_model` or :meth:`save_checkpoint`, or a
         bare ``state_dict``."""
         load_state_dict_checked(self.model, load_model_state(path, self.device), repr(str(path)))
@@ -674,11 +675,11 @@ class QuantumTrainer:
             means, _, counts = summary
             weighted, weights = means.float() * counts, counts.float()
         total = all_reduce(weighted.sum())
-        count = self.distributed.sum(weights.sum())
+        count = self.distributed.sum(weights.sum())  # type: ignore[union-attr]  # entanglement_sync needs distributed_training
         synced = (total / count.clamp_min(1)).expand(pairs.shape[0])
         return replace_fields(outputs, entanglement=synced, pair_entanglement=None, pair_mask=None)
 
-    def _with_sampled_uncertainty(self, outputs: Any, args: tuple, kwargs: dict[str, Any], labels: Tensor) -> Any:
+    def _with_sampled_uncertainty(self, outputs: Any, args: tuple[Any, ...], kwargs: dict[str, Any], labels: Tensor) -> Any:
         """``outputs`` with ``uncertainty`` and ``mutual_information`` measured from
         ``uncertainty_samples`` collapse samples (Born rule, every token measured); as
         they were when the model has nothing to sample (one sense, no collapse, a
@@ -697,7 +698,7 @@ class QuantumTrainer:
         return replace_fields(outputs, uncertainty=estimate.uncertainty,
                               mutual_information=estimate.mutual_information)
 
-    def _parallel_samples(self, samples: int, args: tuple, kwargs: dict[str, Any], labels: Tensor) -> Any:
+    def _parallel_samples(self, samples: int, args: tuple[Any, ...], kwargs: dict[str, Any], labels: Tensor) -> Any:
         """``quantum_parallel``: S collapse samples (a loss's, or evaluation's) as one
         forward of the batch repeated S times (each copy collapses independently); the
         output is the first copy's, with ``sample_logits`` ``[S, ...]`` from all of them."""
@@ -845,7 +846,7 @@ def _component_name(spec: Any) -> str:
     return getattr(spec, "__name__", None) or type(spec).__name__
 
 
-def checked_probability(schedule: Any, step: int, total_steps: int, name: str) -> float:
+def checked_probability(schedule: Schedule, step: int, total_steps: int, name: str) -> float:
     """``schedule(step, total_steps)`` as a float, checked finite and in [0, 1] on the host
     (a schedule returns a Python number: no device sync); ``name`` names it in the error."""
     value = schedule(step, total_steps)
