@@ -45,13 +45,12 @@ class Schedule(Protocol):
 class Loss(Protocol):
     """A loss (kind ``losses``), usually an ``nn.Module`` (moved to the trainer's device).
 
-    Called by :class:`qembed.training.loss_call.LossCall` as its ``forward`` signature
-    asks: ``loss(outputs, labels, **fields)`` when the first parameter is named
-    ``outputs`` or it names ``uncertainty`` / ``entanglement`` / ``superposition``
-    (those fields of the model output are passed), else ``loss(logits, labels)`` with
-    token-level logits flattened to ``[N, C]``. Returns a finite scalar tensor that
-    does not depend on the order of the batch. See :class:`ReportsTerms` and
-    :class:`DrawsSamples` for the optional members.
+    Called by :class:`qembed.training.loss_call.LossCall` as it declares with
+    ``@qembed.training.loss_inputs(...)``: ``loss(outputs, labels, **fields)`` (the model
+    output and the named output fields) or ``loss(logits, labels)`` (token-level logits
+    flattened to ``[N, C]``); a loss that declares nothing gets the documented signature
+    fallback. Returns a finite scalar tensor that does not depend on the order of the
+    batch. See :class:`ReportsTerms` and :class:`DrawsSamples` for the optional members.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor: ...
