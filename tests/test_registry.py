@@ -200,3 +200,17 @@ def test_module_level_api_uses_the_process_registry():
     with temporary_plugin(RampPlugin()):
         assert isinstance(plugins.create("schedules", "ramp"), Ramp)
     assert "ramp" not in plugins.available("schedules")
+
+
+def test_a_factory_looks_nested_names_up_in_the_registry_building_it(registry):
+    seen = []
+
+    class Nested:
+        @hookimpl
+        def qembed_register_schedules(self):
+            return {"outer": lambda: seen.append(plugins.current_registry()) or Ramp()}
+
+    assert plugins.current_registry() is plugins.default_registry()  # outside a factory
+    with temporary_plugin(Nested(), registry=registry):
+        registry.create("schedules", "outer")
+    assert seen == [registry] and plugins.current_registry() is plugins.default_registry()

@@ -8,7 +8,7 @@ costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from qembed.plugins.markers import hookspec
@@ -80,6 +80,20 @@ def qembed_register_collapse() -> Factories:
     Each factory is called as ``factory(**options)`` and returns a strategy that,
     given sense amplitudes and context, returns sense weights (soft) or a one-hot
     choice (hard, with a straight-through gradient).
+    """
+
+
+# --- per trainer ----------------------------------------------------------------
+
+
+@hookspec
+def qembed_trainer_plugins(trainer: Any) -> Sequence[Any]:
+    """Return plugin objects for ``trainer`` alone (an empty sequence for none).
+
+    Called once as the trainer is built, when its ``config`` and ``log_dir`` are set and
+    nothing else is; the objects are registered in that trainer's own registry,
+    as its ``plugins=`` are. For plugins that keep state per trainer (a logger holding an
+    open file): an object's lifecycle hooks then see this trainer only.
     """
 
 
