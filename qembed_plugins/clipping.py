@@ -12,30 +12,23 @@ host, so clipping never waits for the device.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 import torch
 from torch import Tensor
-from torch.nn.utils import get_total_norm
+from torch.nn.utils import clip_grad_value_, get_total_norm
 
 from qembed import hookimpl
+from qembed.arguments import check_number, validator
 from qembed.nn import role_of
 
 Norms = dict[str, Tensor]
 
 
-def _positive(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise TypeError(f"{attribute.name} must be a positive number, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
-
-
 def _positive_field(default: float) -> Any:
-    return attrs.field(default=default, validator=_positive)
+    return attrs.field(default=default, validator=validator(check_number, minimum=0, exclusive=True))
 
 
 #: What :class:`GlobalNormClipping` clips: every gradient, or only one part.
@@ -71,18 +64,18 @@ def _gradient_norms(quantum: list[Tensor], classical: list[Tensor], norm_type: f
     return norms
 
 
-def _scale_gradients_(params: list[Tensor], factor: Tensor) -> None:
+def _clip_to_norm_(params: list[Tensor], norm: Tensor, max_norm: float) -> None:
+    """Scale the gradients of ``params`` (of total ``norm``) by ``min(1, max_norm / norm)``.
+
+    Not ``torch.nn.utils.clip_grads_with_norm_``: it divides by ``norm + 1e-6``, which
+    leaves a small total norm measurably short of ``max_norm`` (0.04% at a norm of 2e-3).
+    ``max_norm / 0`` is inf, clamped to 1: zero gradients stay zero. No host sync."""
+    factor = (max_norm / norm).clamp(max=1.0)
     by_device: dict[torch.device, list[Tensor]] = {}
     for param in params:
         by_device.setdefault(param.grad.device, []).append(param.grad)
     for device, grads in by_device.items():
         torch._foreach_mul_(grads, factor.to(device))
-
-
-def _clip_to_norm_(params: list[Tensor], norm: Tensor, max_norm: float) -> None:
-    """Scale the gradients of ``params`` (of total ``norm``) down to at most ``max_norm``."""
-    if params:  # max_norm / 0 is inf, clamped to 1: zero gradients stay zero
-        _scale_gradients_(params, (max_norm / norm).clamp(max=1.0))
 
 
 @attrs.frozen
@@ -142,10 +135,8 @@ class ValueClipping:
     def __call__(self, param_groups: Iterable[Any]) -> Norms:
         quantum, classical = _split_parameters(param_groups)
         norms = _gradient_norms(quantum, classical)
-        grads = [p.grad for p in quantum + classical]
-        if grads:
-            torch._foreach_clamp_min_(grads, -self.clip_value)
-            torch._foreach_clamp_max_(grads, self.clip_value)
+        if quantum or classical:  # torch's foreach path refuses an empty list
+            clip_grad_value_(quantum + classical, self.clip_value)
         return norms
 
 

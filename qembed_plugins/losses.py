@@ -20,9 +20,11 @@ import torch
 from torch import Tensor, nn
 
 from qembed import hookimpl, plugins
+from qembed.arguments import check_int, check_number, check_probability, quoted
 from qembed.nn.entanglement import pair_summary
 from qembed.nn.measures import masked_mean, predictive_entropy
 from qembed.plugins.errors import did_you_mean
+from qembed.training.batches import field
 from qembed.training.loss_terms import LossTerms
 
 IGNORE_INDEX = -100  # label of a position that no loss term sees
@@ -37,11 +39,7 @@ BaseLossSpec = Callable[[Tensor, Tensor], Tensor] | str | Mapping[str, Any] | No
 
 
 def _weight(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number >= 0, got {value!r}")
-    if not 0.0 <= value < math.inf:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return float(check_number(name, value, minimum=0, finite=True))
 
 
 def _choice(name: str, value: str, choices: Sequence[str]) -> str:
@@ -53,19 +51,11 @@ def _choice(name: str, value: str, choices: Sequence[str]) -> str:
 
 
 def _target(value: float | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"entanglement_type='target' needs target, a number in [0, 1], got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"target must be in [0, 1], got {value!r}")
-    return float(value)
-
-
-def _mc_samples(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"mc_samples must be an integer >= 2, got {value!r}")
-    if value < 2:
-        raise ValueError(f"mc_samples must be >= 2, got {value}")
-    return value
+    try:
+        return check_probability("target", value, open_low=False, open_high=False)
+    except TypeError:
+        raise TypeError(
+            f"entanglement_type='target' needs target, a number in [0, 1], got {quoted(value)}") from None
 
 
 def _base_loss(spec: BaseLossSpec) -> Callable[[Tensor, Tensor], Tensor]:
@@ -74,7 +64,7 @@ def _base_loss(spec: BaseLossSpec) -> Callable[[Tensor, Tensor], Tensor]:
         return nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
     if isinstance(spec, (str, Mapping)):
         try:
-            spec = plugins.create("losses", spec)
+            spec = plugins.current_registry().create("losses", spec)
         except plugins.PluginError as err:
             raise ValueError(f"base_loss: {err}") from err
     if not callable(spec):
@@ -88,18 +78,9 @@ def _base_loss(spec: BaseLossSpec) -> Callable[[Tensor, Tensor], Tensor]:
 # --- reading the model output ----------------------------------------------------
 
 
-def _field(outputs: Any, name: str) -> Tensor | None:
-    """A field of the model output (``None`` when absent); a bare tensor is the logits."""
-    if isinstance(outputs, Tensor):
-        return outputs if name == "logits" else None
-    if isinstance(outputs, Mapping):
-        return outputs.get(name)
-    return getattr(outputs, name, None)
-
-
 def _flat_logits_and_labels(outputs: Any, labels: Tensor) -> tuple[Tensor, Tensor]:
     """Float32 logits ``[N, C]`` and labels ``[N]`` (class- or token-level)."""
-    logits = _field(outputs, "logits")
+    logits = field(outputs, "logits")
     if logits is None:
         raise ValueError(f"the model output has no logits: {type(outputs).__name__}")
     if labels.shape != logits.shape[:-1]:
@@ -146,23 +127,23 @@ def _entanglement_values(outputs: Any) -> _EntanglementValues | None:
     """Per-pair entanglement and its real-pair mask, flattened (a memory-efficient
     layer's per-token summary, weighted by each token's number of partners); else the
     per-example ``entanglement`` (no mask); ``None`` when the output has neither."""
-    pairs = _field(outputs, "pair_entanglement")
+    pairs = field(outputs, "pair_entanglement")
     if pairs is not None:
-        mask = _field(outputs, "pair_mask")
-        attention = _field(outputs, "attention_mask")
+        mask = field(outputs, "pair_mask")
+        attention = field(outputs, "attention_mask")
         summary = None if mask is None or attention is None else pair_summary(pairs, mask, attention.shape[-1])
         if summary is not None:
             means, squares, counts = summary
             return _EntanglementValues(means.float().reshape(-1), counts.reshape(-1), squares.float().reshape(-1))
         return _EntanglementValues(pairs.float().reshape(-1), None if mask is None else mask.reshape(-1))
-    per_example = _field(outputs, "entanglement")
+    per_example = field(outputs, "entanglement")
     if per_example is not None:
         return _EntanglementValues(per_example.float().reshape(-1), None)
     return None
 
 
 def _field_mean(outputs: Any, name: str) -> Tensor | None:
-    value = _field(outputs, name)
+    value = field(outputs, name)
     return None if value is None else value.float().mean()
 
 
@@ -302,7 +283,7 @@ class UncertaintyLoss(_RegularizedLoss):
             raise ValueError(
                 f"mc_samples applies only to uncertainty_type='mutual_information', not {uncertainty_type!r}"
             )
-        self.mc_samples = _mc_samples(4 if mc_samples is None else mc_samples) if (
+        self.mc_samples = check_int("mc_samples", 4 if mc_samples is None else mc_samples, minimum=2) if (
             uncertainty_type == "mutual_information") else 0
 
     def term_weights(self) -> dict[str, float]:
@@ -314,10 +295,10 @@ class UncertaintyLoss(_RegularizedLoss):
             return masked_mean(predictive_entropy(logits), real)
         if self.uncertainty_type == "variance":
             return masked_mean(_gini_uncertainty(logits), real)
-        samples = _field(outputs, "sample_logits")
+        samples = field(outputs, "sample_logits")
         if samples is None:
             return None
-        logits_shape = _field(outputs, "logits").shape
+        logits_shape = field(outputs, "logits").shape
         if samples.shape[1:] != logits_shape:
             raise ValueError(
                 f"sample_logits must have shape [S, {', '.join(map(str, logits_shape))}], "

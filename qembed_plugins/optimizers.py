@@ -21,17 +21,11 @@ import torch
 from torch import Tensor
 
 from qembed import hookimpl
+from qembed.arguments import check_number
 from qembed.nn import project_parameters, role_of
 from qembed.plugins.errors import did_you_mean
 
 _ADAMW_OPTIONS = tuple(name for name in inspect.signature(torch.optim.AdamW).parameters if name not in ("params", "lr"))
-
-
-def _check_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
 
 
 def _check_adamw_options(owner: str, own_options: Iterable[str], options: Mapping[str, Any]) -> None:
@@ -78,8 +72,8 @@ class QuantumOptimizer(torch.optim.AdamW):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, quantum_learning_rate: float | None = None,
                  **adamw_options: Any) -> None:
         quantum_learning_rate = lr if quantum_learning_rate is None else quantum_learning_rate
-        _check_positive("lr", lr)
-        _check_positive("quantum_learning_rate", quantum_learning_rate)
+        check_number("lr", lr, minimum=0, exclusive=True)
+        check_number("quantum_learning_rate", quantum_learning_rate, minimum=0, exclusive=True)
         _check_adamw_options(type(self).__name__, ("lr", "quantum_learning_rate"), adamw_options)
         groups = _role_groups(params, _quantum_or_classical, {"classical": lr, "quantum": quantum_learning_rate})
         super().__init__(groups, lr=lr, **adamw_options)
@@ -98,8 +92,8 @@ class EntanglementOptimizer(torch.optim.AdamW):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, entanglement_lr: float | None = None,
                  **adamw_options: Any) -> None:
         entanglement_lr = lr if entanglement_lr is None else entanglement_lr
-        _check_positive("lr", lr)
-        _check_positive("entanglement_lr", entanglement_lr)
+        check_number("lr", lr, minimum=0, exclusive=True)
+        check_number("entanglement_lr", entanglement_lr, minimum=0, exclusive=True)
         _check_adamw_options(type(self).__name__, ("lr", "entanglement_lr"), adamw_options)
 
         def label_of(role: str | None) -> str:
@@ -138,7 +132,7 @@ class UncertaintyOptimizer(torch.optim.AdamW):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, uncertainty_threshold: float = 0.5,
                  min_scale: float = 0.1, uncertainty_momentum: float = 0.9, **adamw_options: Any) -> None:
-        _check_positive("lr", lr)
+        check_number("lr", lr, minimum=0, exclusive=True)
         if isinstance(uncertainty_threshold, bool) or not isinstance(uncertainty_threshold, (int, float)) \
                 or not 0.0 <= uncertainty_threshold < 1.0:
             raise ValueError(f"uncertainty_threshold must be in [0, 1), got {uncertainty_threshold!r}")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import attrs
 
 from qembed import hookimpl
-from qembed.arguments import check_int, check_probability
+from qembed.arguments import check_int, check_probability, validator
 
 
 def check_position(step: int, total_steps: int) -> None:
@@ -21,18 +21,6 @@ def check_position(step: int, total_steps: int) -> None:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
     if not 0 <= step < total_steps:
         raise ValueError(f"step must be in [0, total_steps={total_steps}), got {step}")
-
-
-def _probability(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    check_probability(attribute.name, value, open_low=False, open_high=False)
-
-
-def _optional_int_at_least(minimum: int) -> Callable[[object, attrs.Attribute, int | None], None]:
-    def check(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
-        if value is not None:
-            check_int(attribute.name, value, minimum=minimum)
-
-    return check
 
 
 @attrs.frozen
@@ -62,8 +50,10 @@ class CyclicSchedule:
     4: the period is ``max(2, total_steps // num_cycles)``).
     """
 
-    cycle_steps: int | None = attrs.field(default=None, validator=_optional_int_at_least(2))
-    num_cycles: int | None = attrs.field(default=None, validator=_optional_int_at_least(1))
+    cycle_steps: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(validator(check_int, minimum=2)))
+    num_cycles: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(validator(check_int, minimum=1)))
 
     start_value = 0.0
 
@@ -94,7 +84,7 @@ class CyclicSchedule:
 class ConstantSchedule:
     """The same collapse probability, ``value`` (default 0.5), at every step."""
 
-    value: float = attrs.field(default=0.5, validator=_probability)
+    value: float = attrs.field(default=0.5, validator=validator(check_probability, open_low=False, open_high=False))
 
     @property
     def start_value(self) -> float:

@@ -22,7 +22,7 @@ ALLOWED = {
     "qembed.data": {"qembed.arguments"},
     "qembed_plugins": {"qembed", "qembed.arguments", "qembed.plugins", "qembed.nn", "qembed.metrics",
                        "qembed.training"},
-    "qembed.training": {"qembed.plugins", "qembed.nn", "qembed.metrics", "qembed_plugins"},
+    "qembed.training": {"qembed.arguments", "qembed.plugins", "qembed.nn", "qembed.metrics", "qembed_plugins"},
     "qembed.models": {"qembed.arguments", "qembed.nn", "qembed.metrics", "qembed.training"},
     "qembed.testing": {"qembed.plugins", "qembed.nn", "qembed.training"},
     "qembed.plotting": set(),
@@ -32,8 +32,9 @@ ALLOWED = {
 #: The top: the command line and ``python -m qembed`` may import every layer.
 TOP = {"qembed.cli", "qembed.__main__"}
 #: The modules of qembed.training that qembed_plugins may import: the vocabulary of its
-#: components (loss terms, example batches), which import no qembed_plugins module back.
-PLUGIN_VOCABULARY = {"qembed.training.loss_terms", "qembed.training.examples"}
+#: components (loss terms, example batches, the model-output field reader), which import no
+#: qembed_plugins module back.
+PLUGIN_VOCABULARY = {"qembed.training.loss_terms", "qembed.training.examples", "qembed.training.batches"}
 #: The facades of qembed.training that re-export built-ins (``from qembed.training.losses import QuantumLoss``).
 PLUGIN_FACADES = {"qembed.training.losses", "qembed.training.optimizers"}
 

@@ -161,6 +161,8 @@ def test_resume_from_a_missing_foreign_or_newer_file_is_named(small, tmp_path):
 
 
 def test_ctrl_c_writes_interrupted_pth_closes_the_writer_and_reraises(small, tmp_path):
+    from qembed_plugins.tensorboard import TensorBoardLogger
+
     trainer, train, _, _ = small
 
     class CtrlC:
@@ -168,15 +170,15 @@ def test_ctrl_c_writes_interrupted_pth_closes_the_writer_and_reraises(small, tmp
         def qembed_on_log(self, trainer, step, metrics):
             raise KeyboardInterrupt
 
-    trainer._lifecycle = type(trainer._lifecycle)(trainer.registry.with_plugins([CtrlC()]))
+    logger = TensorBoardLogger()
+    trainer._lifecycle = type(trainer._lifecycle)(trainer.registry.with_plugins([CtrlC(), logger]))
     trainer.log_dir = tmp_path / "logs"
     trainer.config.log_every_n_steps = 2
     with pytest.raises(KeyboardInterrupt):
         trainer.train(train, num_epochs=2, checkpoint_dir=tmp_path / "checkpoints")
     assert torch.load(tmp_path / "checkpoints" / "interrupted.pth", weights_only=True)["global_step"] == 2
-    from qembed_plugins.tensorboard import _writers
-
-    assert trainer not in _writers
+    assert list((tmp_path / "logs").glob("events.out.tfevents.*"))  # the writer was opened...
+    assert logger.writer is None  # ...and closed
 
 
 def test_restore_best_weights_ends_with_the_best_epochs_weights(small, tmp_path):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
-from qembed.models import QuantumClassifier, QuantumMaskedLM
+from qembed.models import QuantumClassifier, QuantumEncoder, QuantumMaskedLM
 from qembed.nn import QuantumOutput, set_collapse_probability
 
 
@@ -147,3 +149,29 @@ def test_load_encoder_names_what_does_not_fit(tmp_path):
     torch.save({"head.weight": torch.zeros(2)}, tmp_path / "b.pth")
     with pytest.raises(ValueError, match="holds no encoder.* weights"):
         wider.load_encoder(tmp_path / "b.pth")
+
+
+SHAPE = ["embedding_dim", "num_states", "num_layers", "num_heads", "max_length", "entanglement", "dropout"]
+SWITCHES = ["top_k", "collapse_strategy", "context_window", "eval_collapse", "contextual", "collapse"]
+
+
+@pytest.mark.parametrize(("model", "own"), [(QuantumClassifier, ["vocab_size", "num_labels"]),
+                                            (QuantumMaskedLM, ["vocab_size"]), (QuantumEncoder, ["vocab_size"])])
+def test_every_encoder_model_takes_the_encoder_options_as_its_own_arguments(model, own):
+    parameters = inspect.signature(model).parameters
+    assert list(parameters) == [*own, *SHAPE, *SWITCHES]
+    assert all(parameters[name].kind is inspect.Parameter.KEYWORD_ONLY for name in SWITCHES)
+    assert parameters["embedding_dim"].default == 64 and parameters["top_k"].default == 16
+    with pytest.raises(TypeError, match="embeding_dim"):
+        model(*[50, 3][: len(own)], embeding_dim=16)
+
+
+def test_encoder_options_given_by_position_or_keyword_build_the_same_model():
+    torch.manual_seed(0)
+    by_position = QuantumClassifier(50, 3, 16, 2, 1, 2, 32, "sparse", 0.0, top_k=4)
+    torch.manual_seed(0)
+    by_keyword = QuantumClassifier(vocab_size=50, num_labels=3, embedding_dim=16, num_states=2, num_layers=1,
+                                   num_heads=2, max_length=32, entanglement="sparse", dropout=0.0, top_k=4)
+    assert by_position.encoder.entanglement.top_k == by_keyword.encoder.entanglement.top_k == 4
+    first, second = by_position.state_dict(), by_keyword.state_dict()
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)

@@ -237,3 +237,17 @@ def test_a_built_component_lacking_a_member_of_its_protocol_is_refused_by_name(r
             registry.create("replay", "half")
         with pytest.raises(PluginComponentError, match=r"built a float, which lacks __call__"):
             registry.create("schedules", "not_callable")
+
+
+def test_a_factory_looks_nested_names_up_in_the_registry_building_it(registry):
+    seen = []
+
+    class Nested:
+        @hookimpl
+        def qembed_register_schedules(self):
+            return {"outer": lambda: seen.append(plugins.current_registry()) or Ramp()}
+
+    assert plugins.current_registry() is plugins.default_registry()  # outside a factory
+    with temporary_plugin(Nested(), registry=registry):
+        registry.create("schedules", "outer")
+    assert seen == [registry] and plugins.current_registry() is plugins.default_registry()

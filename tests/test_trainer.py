@@ -492,3 +492,32 @@ def test_a_failing_lifecycle_hook_is_named_with_its_plugin(corpus):
     with pytest.raises(PluginHookError, match=r"qembed_on_epoch_end of plugin '.*Broken.*' registered in code raised "
                                               r"RuntimeError: disk quota"):
         trainer.train(corpus.loaders(batch_size=16)[0], num_epochs=1)
+
+
+class OwnCrossEntropy:
+    """A loss registered for one trainer only."""
+
+    @hookimpl
+    def qembed_register_losses(self):
+        return {"my_ce": lambda: nn.CrossEntropyLoss(ignore_index=-100)}
+
+
+def test_a_trainer_scoped_loss_is_found_by_name_nested_in_another_loss(corpus):
+    spec = {"name": "quantum", "base_loss": "my_ce"}
+    trainer = trainer_for(corpus, loss_fn=spec, plugins=[OwnCrossEntropy()])
+    assert isinstance(trainer.loss_fn.base_loss, nn.CrossEntropyLoss)
+    assert trainer.registry.registration_of("losses", trainer.loss_fn.base_loss).name == "my_ce"
+    with pytest.raises(ConfigError, match="unknown loss 'my_ce'"):  # other trainers do not see it
+        trainer_for(corpus, loss_fn=spec)
+
+
+def test_each_trainer_with_a_log_dir_has_its_own_tensorboard_logger_and_one_without_none(corpus, tmp_path):
+    from qembed_plugins.tensorboard import TensorBoardLogger
+
+    def loggers(trainer):
+        return [impl.plugin for impl in trainer.registry.hook.qembed_on_log.get_hookimpls()
+                if isinstance(impl.plugin, TensorBoardLogger)]
+
+    first, second = (trainer_for(corpus, log_dir=tmp_path / name) for name in ("a", "b"))
+    assert len(loggers(first)) == len(loggers(second)) == 1 and loggers(first)[0] is not loggers(second)[0]
+    assert loggers(trainer_for(corpus)) == []

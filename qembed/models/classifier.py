@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import attrs
 from torch import Tensor, nn
 
 from qembed.arguments import check_int
 from qembed.models.encoder import EncoderModel, QuantumEncoder
+from qembed.models.encoder_options import EncoderOptions, takes_encoder_options
 from qembed.models.heads import prediction_uncertainty
 from qembed.nn.measures import masked_mean
 from qembed.nn.output import QuantumOutput
@@ -20,32 +20,20 @@ class QuantumClassifier(EncoderModel):
     ``forward(input_ids, attention_mask=None, labels=None)`` returns a
     :class:`~qembed.nn.QuantumOutput` with ``logits`` ``[B, num_labels]``, the
     per-example uncertainty and quantum measures and, when ``labels`` are given, the
-    cross-entropy ``loss``. ``encoder_options`` go to :class:`QuantumEncoder`: the
-    ablation switches ``entanglement="none"``, ``collapse=False``, ``contextual=False``
-    (and ``num_states=1``), ``eval_collapse``, ``collapse_strategy``, ``context_window``,
-    ``top_k``.
+    cross-entropy ``loss``. The other arguments are the :class:`QuantumEncoder`'s
+    (:class:`~qembed.models.encoder_options.EncoderOptions`), with its ablation switches
+    ``entanglement="none"``, ``collapse=False``, ``contextual=False`` (and
+    ``num_states=1``), ``eval_collapse``, ``collapse_strategy``, ``context_window``, ``top_k``.
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        num_labels: int,
-        embedding_dim: int = 64,
-        num_states: int = 4,
-        num_layers: int = 2,
-        num_heads: int = 4,
-        max_length: int = 512,
-        entanglement: str = "dense",
-        dropout: float = 0.1,
-        **encoder_options: Any,
-    ) -> None:
+    @takes_encoder_options
+    def __init__(self, vocab_size: int, num_labels: int, options: EncoderOptions) -> None:
         super().__init__()
         check_int("num_labels", num_labels, minimum=2)
         self.num_labels = num_labels
-        self.encoder = QuantumEncoder(vocab_size, embedding_dim, num_states, num_layers, num_heads, max_length,
-                                      entanglement, dropout=dropout, **encoder_options)
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(embedding_dim, num_labels)
+        self.encoder = QuantumEncoder(vocab_size, **attrs.asdict(options, recurse=False))
+        self.dropout = nn.Dropout(options.dropout)
+        self.head = nn.Linear(options.embedding_dim, num_labels)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
                 labels: Tensor | None = None) -> QuantumOutput:

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from qembed.arguments import check_int
+from qembed.models.encoder_options import EncoderOptions, takes_encoder_options
 from qembed.training.checkpoint_io import load_model_state, load_state_dict_checked
 from qembed.nn.embeddings import QuantumEmbeddings, SuperposedEmbedding
 from qembed.nn.entanglement import EntanglementLayer, EntanglementOutput
@@ -74,42 +75,30 @@ class QuantumEncoder(nn.Module):
     Ablation switches: ``num_states=1`` (one sense per token), ``entanglement="none"``
     (no entanglement layer: no ``entanglement`` fields in the output),
     ``collapse=False`` (never collapse), ``contextual=False`` (context-free sense
-    probabilities); see :class:`~qembed.nn.QuantumEmbeddings` for ``eval_collapse``.
+    probabilities); see :class:`~qembed.nn.QuantumEmbeddings` for ``eval_collapse``. Its
+    options are :class:`~qembed.models.encoder_options.EncoderOptions`.
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        embedding_dim: int = 64,
-        num_states: int = 4,
-        num_layers: int = 2,
-        num_heads: int = 4,
-        max_length: int = 512,
-        entanglement: str = "dense",
-        top_k: int = 16,
-        dropout: float = 0.1,
-        collapse_strategy: Any = "context_aware",
-        context_window: int | None = None,
-        eval_collapse: bool | str = "expected",
-        contextual: bool = True,
-        collapse: bool = True,
-    ) -> None:
+    @takes_encoder_options
+    def __init__(self, vocab_size: int, options: EncoderOptions) -> None:
         super().__init__()
-        if entanglement not in ENTANGLEMENT_CHOICES:
-            raise ValueError(f"entanglement must be one of {ENTANGLEMENT_CHOICES}, got {entanglement!r}")
-        check_block_options(embedding_dim, num_heads, num_layers)
-        check_int("max_length", max_length, minimum=1)
-        self.max_length = max_length
-        self.embeddings = QuantumEmbeddings(vocab_size, embedding_dim, num_states, collapse_strategy,
-                                            context_window=context_window, eval_collapse=eval_collapse,
-                                            contextual=contextual, collapse=collapse)
-        self.positions = nn.Embedding(max_length, embedding_dim)
+        if options.entanglement not in ENTANGLEMENT_CHOICES:
+            raise ValueError(f"entanglement must be one of {ENTANGLEMENT_CHOICES}, got {options.entanglement!r}")
+        dim, dropout = options.embedding_dim, options.dropout
+        check_block_options(dim, options.num_heads, options.num_layers)
+        check_int("max_length", options.max_length, minimum=1)
+        self.max_length = options.max_length
+        self.embeddings = QuantumEmbeddings(vocab_size, dim, options.num_states, options.collapse_strategy,
+                                            context_window=options.context_window,
+                                            eval_collapse=options.eval_collapse, contextual=options.contextual,
+                                            collapse=options.collapse)
+        self.positions = nn.Embedding(options.max_length, dim)
         nn.init.normal_(self.positions.weight, std=0.02)
-        self.entanglement = (None if entanglement == "none" else
-                             EntanglementLayer(embedding_dim, num_states, mode=entanglement, top_k=top_k,
-                                               dropout=dropout))
-        self.blocks = transformer_blocks(embedding_dim, num_heads, num_layers, dropout)
-        self.norm = nn.LayerNorm(embedding_dim)
+        self.entanglement = (None if options.entanglement == "none" else
+                             EntanglementLayer(dim, options.num_states, mode=options.entanglement,
+                                               top_k=options.top_k, dropout=dropout))
+        self.blocks = transformer_blocks(dim, options.num_heads, options.num_layers, dropout)
+        self.norm = nn.LayerNorm(dim)
         self.dropout = nn.Dropout(dropout)
         self.gradient_checkpointing = False
 

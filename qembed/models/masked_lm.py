@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import attrs
 from torch import Tensor, nn
 
 from qembed.models.encoder import EncoderModel, QuantumEncoder
+from qembed.models.encoder_options import EncoderOptions, takes_encoder_options
 from qembed.metrics.sense import IGNORE_INDEX
 from qembed.models.heads import prediction_uncertainty
 from qembed.nn.output import QuantumOutput
@@ -17,29 +17,17 @@ class QuantumMaskedLM(EncoderModel):
 
     ``labels`` ``[B, T]`` hold the original ids at masked positions and ``-100``
     elsewhere (see ``qembed.data.MLMCollator``); the ``loss`` is the cross-entropy
-    over the masked positions only.
+    over the masked positions only. The other arguments are the :class:`QuantumEncoder`'s
+    (:class:`~qembed.models.encoder_options.EncoderOptions`).
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        embedding_dim: int = 64,
-        num_states: int = 4,
-        num_layers: int = 2,
-        num_heads: int = 4,
-        max_length: int = 512,
-        entanglement: str = "dense",
-        dropout: float = 0.1,
-        **encoder_options: Any,
-    ) -> None:
+    @takes_encoder_options
+    def __init__(self, vocab_size: int, options: EncoderOptions) -> None:
         super().__init__()
         self.vocab_size = vocab_size
-        self.encoder = QuantumEncoder(vocab_size, embedding_dim, num_states, num_layers, num_heads, max_length,
-                                      entanglement, dropout=dropout, **encoder_options)
-        self.head = nn.Sequential(
-            nn.Linear(embedding_dim, embedding_dim), nn.GELU(), nn.LayerNorm(embedding_dim),
-            nn.Linear(embedding_dim, vocab_size),
-        )
+        self.encoder = QuantumEncoder(vocab_size, **attrs.asdict(options, recurse=False))
+        dim = options.embedding_dim
+        self.head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.LayerNorm(dim), nn.Linear(dim, vocab_size))
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
                 labels: Tensor | None = None) -> QuantumOutput:

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from qembed import plugins
-from qembed.arguments import check_int
+from qembed.arguments import check_bool, check_int
 from qembed.nn.collapse import CollapseStrategy
 from qembed.nn.measures import masked_mean, sense_entropy, superposition_coherence
 from qembed.nn.roles import RoleTagged
@@ -125,9 +125,8 @@ class QuantumEmbeddings(RoleTagged):
         if context_window is not None:
             check_int("context_window", context_window, minimum=1)
         check_eval_collapse(eval_collapse)
-        for name, value in (("contextual", contextual), ("collapse", collapse)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be True or False, got {value!r}")
+        check_bool("contextual", contextual)
+        check_bool("collapse", collapse)
         strategy = plugins.create("collapse", collapse_strategy)
         if not isinstance(strategy, CollapseStrategy):
             raise TypeError(

@@ -27,7 +27,7 @@ from qembed.plugins.errors import (
 from qembed.plugins.kinds import KINDS
 from qembed.plugins.markers import ENTRY_POINT_GROUP, hookimpl, hookspec
 from qembed.plugins.records import PluginFailure, PluginSource, Registration
-from qembed.plugins.registry import PluginRegistry
+from qembed.plugins.registry import PluginRegistry, building_registry
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -46,6 +46,7 @@ __all__ = [
     "UnknownComponentError",
     "available",
     "create",
+    "current_registry",
     "default_registry",
     "failures",
     "hookimpl",
@@ -60,6 +61,13 @@ _registry = PluginRegistry()
 def default_registry() -> PluginRegistry:
     """The process-wide registry that the module-level functions use."""
     return _registry
+
+
+def current_registry() -> PluginRegistry:
+    """The registry to look names up in: the one building a component now (a trainer's,
+    with its own plugins, while it builds its loss), else the process-wide one. A
+    component that builds another by name (a loss's ``base_loss``) uses it."""
+    return building_registry() or _registry
 
 
 def available(kind: str) -> dict[str, Registration]:

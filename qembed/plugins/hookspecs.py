@@ -9,8 +9,8 @@ every one is optional for a plugin, and one that no plugin implements costs noth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from qembed.plugins.contracts import ClippingStrategy, Collapse, Loss, Optimizer, ReplayStrategy, Schedule
 from qembed.plugins.markers import hookspec
@@ -89,6 +89,20 @@ def qembed_register_collapse() -> Mapping[str, Callable[..., Collapse]]:
     :class:`qembed.nn.CollapseStrategy` (see :class:`~qembed.plugins.contracts.Collapse`)
     that, given sense amplitudes and context, returns sense weights (soft) or a one-hot
     choice (hard, with a straight-through gradient).
+    """
+
+
+# --- per trainer ----------------------------------------------------------------
+
+
+@hookspec
+def qembed_trainer_plugins(trainer: QuantumTrainer) -> Sequence[Any]:
+    """Return plugin objects for ``trainer`` alone (an empty sequence for none).
+
+    Called once as the trainer is built, when its ``config`` and ``log_dir`` are set and
+    nothing else is; the objects are registered in that trainer's own registry,
+    as its ``plugins=`` are. For plugins that keep state per trainer (a logger holding an
+    open file): an object's lifecycle hooks then see this trainer only.
     """
 
 

@@ -14,7 +14,9 @@ import re
 import reprlib
 import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -41,6 +43,25 @@ if TYPE_CHECKING:
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _HOOK_PREFIX = "qembed_"
 _KNOWN_HOOKS = sorted(n for n in vars(hookspecs) if n.startswith(_HOOK_PREFIX))
+
+#: The registry whose :meth:`PluginRegistry.create` is calling a factory now (see :func:`building_registry`).
+_BUILDING: ContextVar[PluginRegistry | None] = ContextVar("qembed_building_registry", default=None)
+
+
+def building_registry() -> PluginRegistry | None:
+    """The registry building a component in this thread or task now, ``None`` outside
+    :meth:`PluginRegistry.create`: a factory that builds another component by name looks
+    it up there, so a trainer's own plugins serve nested names as they serve top-level ones."""
+    return _BUILDING.get()
+
+
+@contextmanager
+def _building(registry: PluginRegistry) -> Iterator[None]:
+    token = _BUILDING.set(registry)
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
 
 
 class _PluginManager(pluggy.PluginManager):
@@ -126,7 +147,8 @@ class PluginRegistry:
         supplier = "" if registration.distribution == switches.BUILTIN_DISTRIBUTION else (
             f" (from {registration.source.describe()}, registered by {registration_hook(kind)}())")
         try:
-            component = registration.factory(*args, **options)
+            with _building(self):
+                component = registration.factory(*args, **options)
         except (TypeError, ValueError) as err:
             raise ComponentOptionError(
                 f"invalid options for {noun} {name!r}{supplier}{_unnamed_options(err, options)}: {err}") from err
@@ -214,6 +236,15 @@ class PluginRegistry:
         for plugin in plugins:
             scoped.register(plugin)
         return scoped
+
+    def for_trainer(self, trainer: Any, plugins: Sequence[Any] = ()) -> PluginRegistry:
+        """The registry ``trainer`` uses: this one's plugins, the trainer's own ``plugins``
+        and the objects the ``qembed_trainer_plugins`` hook returns for it (stateful
+        plugins, such as a logger holding a file, that must see this trainer alone). This
+        registry itself when there are none, so a plain trainer costs nothing."""
+        scoped = self.with_plugins(plugins) if plugins else self
+        own = [plugin for returned in scoped.hook.qembed_trainer_plugins(trainer=trainer) for plugin in returned]
+        return scoped.with_plugins(own) if own else scoped
 
     def describe(self, plugin_name: str) -> str:
         """Where the plugin registered as ``plugin_name`` comes from, for error messages."""

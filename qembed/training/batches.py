@@ -77,7 +77,12 @@ def as_output(raw: Any) -> Any:
 
 
 def field(outputs: Any, name: str) -> Tensor | None:
-    """An optional output field, or None."""
+    """A field of a model output, ``None`` when absent: an attribute, or a mapping's key;
+    a bare tensor is the logits. The one reader of outputs for the trainer and the losses."""
+    if isinstance(outputs, Tensor):
+        return outputs if name == "logits" else None
+    if isinstance(outputs, Mapping):
+        return outputs.get(name)
     return getattr(outputs, name, None)
 
 

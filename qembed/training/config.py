@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from qembed.arguments import check_bool, check_int, check_number, quoted
 from qembed.plugins.contracts import ReplayStrategy, members, missing_members
 from qembed.plugins.errors import did_you_mean
 
@@ -26,15 +27,6 @@ class ConfigError(ValueError):
 #: An attrs validator: ``check(instance, attribute, value)`` raises :class:`ConfigError`.
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
-#: The longest quotation of a value an error message makes (a huge value stays readable).
-QUOTE_LIMIT = 80
-
-
-def quoted(value: Any) -> str:
-    """``repr(value)``, cut to :data:`QUOTE_LIMIT` characters."""
-    text = repr(value)
-    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
-
 
 def create_component(registry: PluginRegistry, key: str, kind: str, spec: Any, /, *args: Any) -> Any:
     """``registry.create(kind, spec, *args)``; an unknown name or bad option becomes a
@@ -46,26 +38,20 @@ def create_component(registry: PluginRegistry, key: str, kind: str, spec: Any, /
         raise ConfigError(f"{key}: {message}") from err
 
 
-def _number(minimum: float | None = None, *, exclusive: bool = False, integer: bool = False) -> Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        kinds = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            expected = "an integer" if integer else "a number"
-            raise ConfigError(
-                f"quantum_training_config[{attribute.name!r}] must be {expected}, got {quoted(value)}")
-        if minimum is not None and (value <= minimum if exclusive else value < minimum):
-            relation = ">" if exclusive else ">="
-            raise ConfigError(
-                f"quantum_training_config[{attribute.name!r}] must be {relation} {minimum}, got {quoted(value)}"
-            )
+def _checked(check: Callable[..., Any], **options: Any) -> Validator:
+    """An attrs validator running a :mod:`qembed.arguments` check on the key; its error
+    becomes a :class:`ConfigError` (a ``ValueError``, whatever was wrong)."""
 
-    return check
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        try:
+            check(f"quantum_training_config[{attribute.name!r}]", value, **options)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(str(err)) from None
+
+    return validate
 
 
-def _boolean(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(
-            f"quantum_training_config[{attribute.name!r}] must be True or False, got {quoted(value)}")
+_boolean = _checked(check_bool)
 
 
 def _one_of(*choices: Any) -> Validator:
@@ -129,13 +115,13 @@ class QuantumTrainingConfig:
     superposition_schedule: Any = attrs.field(
         default="linear", validator=_component("a schedule (a callable: step, total_steps -> probability)", callable))
     entanglement_training: bool = attrs.field(default=True, validator=_boolean)
-    uncertainty_regularization: float = attrs.field(default=0.0, validator=_number(0.0))
+    uncertainty_regularization: float = attrs.field(default=0.0, validator=_checked(check_number, minimum=0.0))
     collapse_strategy: Any = attrs.field(
         default=None, validator=_component("a qembed.nn.CollapseStrategy", _is_collapse_strategy, allow=(None,)))
     quantum_gradient_clipping: bool = attrs.field(default=False, validator=_boolean)
     # None: not set (1.0 where it applies); set without the key that uses it, an error
     max_quantum_grad_norm: float | None = attrs.field(
-        default=None, validator=attrs.validators.optional(_number(0.0, exclusive=True)))
+        default=None, validator=attrs.validators.optional(_checked(check_number, minimum=0.0, exclusive=True)))
     separate_clipping: bool = attrs.field(default=False, validator=_boolean)
     quantum_memory_replay: Any = attrs.field(
         default=False, validator=_component(f"a replay strategy ({', '.join(members(ReplayStrategy))})",
@@ -151,16 +137,16 @@ class QuantumTrainingConfig:
     entanglement_sync: bool = attrs.field(default=False, validator=_boolean)
     # qembed's own keys
     max_grad_norm: float | None = attrs.field(  # None: not set (1.0 where it applies), as max_quantum_grad_norm
-        default=None, validator=attrs.validators.optional(_number(0.0, exclusive=True)))
+        default=None, validator=attrs.validators.optional(_checked(check_number, minimum=0.0, exclusive=True)))
     clipping: Any = attrs.field(
         default=None, validator=_component("a clipping strategy (a callable taking the parameter groups)", callable,
                                            allow=(None,)))
-    log_every_n_steps: int = attrs.field(default=50, validator=_number(1, integer=True))
-    gradient_accumulation_steps: int = attrs.field(default=1, validator=_number(1, integer=True))
-    early_stopping_min_delta: float = attrs.field(default=0.0, validator=_number(0.0))
+    log_every_n_steps: int = attrs.field(default=50, validator=_checked(check_int, minimum=1))
+    gradient_accumulation_steps: int = attrs.field(default=1, validator=_checked(check_int, minimum=1))
+    early_stopping_min_delta: float = attrs.field(default=0.0, validator=_checked(check_number, minimum=0.0))
     max_nonfinite_steps: int | None = attrs.field(  # attrs' mypy plugin types the field int, from its default
-        default=10, validator=attrs.validators.optional(_number(1, integer=True)))  # type: ignore[arg-type]
-    uncertainty_samples: int = attrs.field(default=8, validator=_number(0, integer=True))
+        default=10, validator=attrs.validators.optional(_checked(check_int, minimum=1)))  # type: ignore[arg-type]
+    uncertainty_samples: int = attrs.field(default=8, validator=_checked(check_int, minimum=0))
 
     def __attrs_post_init__(self) -> None:
         if self.separate_clipping and not self.quantum_gradient_clipping:

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from qembed.training.config import QuantumTrainingConfig, quoted, replay_spec_of
+from qembed.arguments import quoted
+from qembed.training.config import QuantumTrainingConfig, replay_spec_of
 
 
 class ResumeChangeWarning(UserWarning):

@@ -11,16 +11,10 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from qembed.plugins import PluginHookError, PluginRegistry
+from qembed.plugins import PluginHookError, PluginRegistry, hookspecs
 
-LIFECYCLE_HOOKS = (
-    "qembed_on_train_start",
-    "qembed_on_log",
-    "qembed_on_validation_end",
-    "qembed_on_epoch_end",
-    "qembed_on_checkpoint",
-    "qembed_on_train_end",
-)
+#: Every lifecycle hook: the ``qembed_on_*`` specifications in :mod:`qembed.plugins.hookspecs`.
+LIFECYCLE_HOOKS = tuple(name for name in vars(hookspecs) if name.startswith("qembed_on_"))
 
 
 class Lifecycle:

@@ -123,7 +123,8 @@ class QuantumTrainer:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.config = QuantumTrainingConfig.from_value(quantum_training_config)
-        self.registry: PluginRegistry = default_registry().with_plugins(plugins) if plugins else default_registry()
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.registry: PluginRegistry = default_registry().for_trainer(self, plugins)
         self.distributed = Distributed() if self.config.distributed_training else None
         if self.distributed is None:
             self.device = resolve_device(device)
@@ -133,7 +134,6 @@ class QuantumTrainer:
             seed_everything(seed)
         if self.config.quantum_sync:  # each rank draws its own collapses, reproducibly
             torch.manual_seed((seed or 0) + self.distributed.rank)  # type: ignore[union-attr]  # quantum_sync needs distributed_training
-        self.log_dir = Path(log_dir) if log_dir is not None else None
         self.progress_bar = progress_bar
         self._suppliers = ComponentSuppliers()  # to name the plugin whose component raises
         self.schedule = self._create("superposition_schedule", "schedules", self.config.superposition_schedule)

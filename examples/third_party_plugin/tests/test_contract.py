@@ -1,9 +1,12 @@
 """The plugin's own tests: qembed's contract checks on its schedule and loss."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from qembed import plugins
 from qembed.testing import check_loss, check_schedule
+from qembed_cosine_schedule import plugin
 from qembed_cosine_schedule.plugin import CosineRampSchedule, FocalLoss
 
 
@@ -22,3 +25,12 @@ def test_qembed_finds_the_components_by_name():
     assert isinstance(schedule, CosineRampSchedule)
     assert plugins.available("schedules")["cosine_ramp"].distribution == "qembed-cosine-schedule"
     assert isinstance(plugins.create("losses", "focal", gamma=1.0), FocalLoss)
+
+
+@pytest.mark.parametrize("main", [True, False])
+def test_only_the_main_process_writes_events(tmp_path, main):
+    trainer = SimpleNamespace(log_dir=tmp_path, is_main_process=main, global_step=0)
+    plugin.qembed_on_train_start(trainer)
+    plugin.qembed_on_train_end(trainer, {})
+    events = tmp_path / "events.csv"
+    assert (events.read_text().splitlines() == ["train_start,0,", "train_end,0,"]) if main else not events.exists()

@@ -61,7 +61,9 @@ def qembed_register_losses():
 
 
 def _record(trainer, event: str, step: int, detail: str = "") -> None:
-    if trainer.log_dir is None:
+    """Append one event to ``events.csv``: by the main process only, so a distributed
+    run writes each event once."""
+    if trainer.log_dir is None or not trainer.is_main_process:
         return
     trainer.log_dir.mkdir(parents=True, exist_ok=True)
     with open(trainer.log_dir / "events.csv", "a", newline="") as stream:
