@@ -12,15 +12,10 @@ import torch
 from torch import Tensor
 
 from qembed import hookimpl
+from qembed.arguments import check_number
 from qembed.nn.collapse import CollapseStrategy, one_hot_argmax, straight_through
 
 _TINY = torch.finfo(torch.float32).tiny
-
-
-def _positive_number(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
-    return float(value)
 
 
 class ContextAwareCollapse(CollapseStrategy):
@@ -37,7 +32,7 @@ class ContextAwareCollapse(CollapseStrategy):
 
     def __init__(self, temperature: float = 1.0) -> None:
         super().__init__()
-        self.temperature = _positive_number("temperature", temperature)
+        self.temperature = float(check_number("temperature", temperature, minimum=0, exclusive=True))
 
     def forward(self, probabilities: Tensor, agreement: Tensor | None, attention_mask: Tensor) -> Tensor:
         scores = probabilities.clamp_min(_TINY).log()
@@ -74,7 +69,7 @@ class GumbelCollapse(CollapseStrategy):
 
     def __init__(self, temperature: float = 1.0) -> None:
         super().__init__()
-        self.temperature = _positive_number("temperature", temperature)
+        self.temperature = float(check_number("temperature", temperature, minimum=0, exclusive=True))
 
     def forward(self, probabilities: Tensor, agreement: Tensor | None, attention_mask: Tensor) -> Tensor:
         if not self.training:

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from qembed import hookimpl
+from qembed.arguments import check_int
 from qembed.training.examples import collate_examples, split_examples
 
 Example = dict[str, Tensor]
@@ -49,12 +50,12 @@ class NoReplay:
 
     def sample(self, n: int) -> dict[str, Tensor] | None:
         """Always ``None``: there is nothing to replay."""
-        _check_count("n", n)
+        check_int("n", n, minimum=0)
         return None
 
     def replay_size(self, batch_size: int) -> int:
         """Always 0."""
-        _check_count("batch_size", batch_size)
+        check_int("batch_size", batch_size, minimum=0)
         return 0
 
     def state_dict(self) -> dict[str, Any]:
@@ -102,7 +103,7 @@ class ReplayBuffer:
 
     def sample(self, n: int) -> dict[str, Tensor] | None:
         """``min(n, len(self))`` stored examples drawn uniformly without replacement, collated."""
-        _check_count("n", n)
+        check_int("n", n, minimum=0)
         stored = self._stored()
         if n == 0 or not stored:
             return None
@@ -111,7 +112,7 @@ class ReplayBuffer:
 
     def replay_size(self, batch_size: int) -> int:
         """Stored examples to mix into ``batch_size`` fresh ones, capped by ``len(self)``."""
-        _check_count("batch_size", batch_size)
+        check_int("batch_size", batch_size, minimum=0)
         wanted = round(self.replay_ratio * batch_size / (1.0 - self.replay_ratio))
         return min(wanted, len(self))
 
@@ -324,13 +325,6 @@ def _split_cpu(batch: Mapping[str, Tensor]) -> list[Example]:
 def _keep(example: Example) -> Example:
     """A copy owning its memory, so the buffer never keeps a whole batch alive."""
     return {key: value.clone() for key, value in example.items()}
-
-
-def _check_count(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer >= 0, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
 
 
 def _check_strategy(name: str, state: Mapping[str, Any]) -> None:

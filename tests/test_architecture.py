@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from qembed.plugins import hookspecs
+from qembed.plugins.kinds import KIND_TABLE, registration_hook
+from qembed.testing.contracts import CHECKS
 from tests.conftest import REPO_ROOT
 
 PACKAGES = ("qembed", "qembed_plugins")
@@ -141,3 +144,12 @@ def test_the_scan_sees_module_level_imports_only():
     )
     assert imported_at_import_time(source, "qembed.training") == {
         "qembed.nn.roles", "qembed.plugins", "qembed", "qembed.training.trainer", "qembed.data"}
+
+
+@pytest.mark.parametrize("kind", KIND_TABLE, ids=lambda kind: kind.name)
+def test_every_component_kind_has_its_contract_hook_and_check(kind):
+    """A kind is its row in qembed.plugins.kinds plus these three pieces; a new row without one fails here."""
+    assert getattr(kind.contract, "_is_protocol", False), f"{kind.name}: {kind.contract} is not a Protocol"
+    assert callable(getattr(hookspecs, registration_hook(kind.name), None)), (
+        f"{kind.name}: no {registration_hook(kind.name)} in qembed/plugins/hookspecs.py")
+    assert kind.name in CHECKS, f"{kind.name}: no contract check in qembed/testing/contracts.py CHECKS"

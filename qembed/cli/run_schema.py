@@ -23,7 +23,7 @@ import attrs
 from torch.optim import lr_scheduler
 
 from qembed import models
-from qembed.arguments import check_int
+from qembed.arguments import check_bool, check_int, validator
 from qembed.cli.option_types import fits, option_types, type_name
 from qembed.data import PolysemyCorpus
 from qembed.models.encoder import QuantumEncoder
@@ -100,9 +100,7 @@ class Integer:
             check_int(attribute.name, value, minimum=self.minimum)
 
 
-def _boolean(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{attribute.name} must be true or false, got {value!r}")
+_boolean = validator(check_bool, words=("true", "false"))
 
 
 def _optional_string(instance: Any, attribute: attrs.Attribute, value: Any) -> None:

@@ -3,7 +3,7 @@
 Each protocol names what qembed calls on a component of its kind (the trainer, the
 layers, ``qembed.testing``); its docstring states the behaviour the kind's
 ``qembed.testing`` check verifies. The hook specifications return factories of these
-types, and :class:`~qembed.plugins.PluginRegistry` checks a component it builds for
+types (each kind's row in :mod:`qembed.plugins.kinds` names its protocol), and :class:`~qembed.plugins.PluginRegistry` checks a component it builds for
 the members of its kind's protocol (cheap and structural: the behaviour is what the
 contract checks test). A plugin author annotates with them::
 
@@ -186,16 +186,6 @@ class LifecycleObserver(Protocol):
 
     def qembed_on_train_end(self, trainer: QuantumTrainer, history: Mapping[str, list[float]]) -> None: ...
 
-
-#: The protocol a component of each kind satisfies.
-KIND_CONTRACTS: dict[str, type] = {
-    "schedules": Schedule,
-    "losses": Loss,
-    "optimizers": Optimizer,
-    "clipping": ClippingStrategy,
-    "replay": ReplayStrategy,
-    "collapse": Collapse,
-}
 
 _PROTOCOL_MACHINERY = frozenset({"__init__", "__subclasshook__"})
 

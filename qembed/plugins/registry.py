@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from qembed.plugins import hookspecs, switches
-from qembed.plugins.contracts import KIND_CONTRACTS, missing_members
+from qembed.plugins.contracts import missing_members
 from qembed.plugins.errors import (
     ComponentOptionError,
     PluginComponentError,
@@ -33,7 +33,7 @@ from qembed.plugins.errors import (
     UnknownComponentError,
     did_you_mean,
 )
-from qembed.plugins.kinds import KIND_NOUNS, KINDS, registration_hook
+from qembed.plugins.kinds import KIND_CONTRACTS, KIND_NOUNS, KINDS, registration_hook
 from qembed.plugins.markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from qembed.plugins.records import PluginFailure, PluginSource, Registration
 
