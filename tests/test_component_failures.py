@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from qembed.models import QuantumClassifier
-from qembed.plugins import PluginComponentError, PluginRegistry
+from qembed.plugins import PluginComponentError, PluginHookError, PluginRegistry
 from qembed.training import QuantumTrainer, trainer as trainer_module
 from qembed.training.batches import BadBatchError
 from qembed.training.config import ConfigError
@@ -74,6 +74,16 @@ def unbuildable(params, lr=1e-3):
     if not isinstance(lr, float):
         raise ValueError(f"lr must be a float, got {lr!r}")
     raise RuntimeError("no optimizer today")
+
+
+@hookimpl
+def qembed_trainer_plugins(trainer):
+    if trainer.log_dir is not None:
+        if trainer.log_dir.name == "refuse":
+            raise RuntimeError("no plugins for this trainer")
+        if trainer.log_dir.name == "mapping":
+            return {"a": object()}
+    return []
 
 
 @hookimpl
@@ -220,6 +230,16 @@ def test_the_users_own_code_is_not_blamed_on_a_plugin_that_shares_its_code(fragi
     with pytest.raises(error) as caught:
         trainer.train_epoch(BATCHES)
     assert not isinstance(caught.value, PluginComponentError)
+
+
+def test_a_plugin_failing_to_give_a_trainer_its_plugins_is_named(fragile, tmp_path):
+    with pytest.raises(PluginHookError, match=re.escape(
+            "qembed_trainer_plugins of fragile-components 1.2 (components = fragile_plugin) raised RuntimeError: "
+            "no plugins for this trainer")):
+        QuantumTrainer(model(), "adamw", "cross_entropy", log_dir=tmp_path / "refuse")
+    with pytest.raises(PluginHookError, match=r"returned a dict; it must return a list or tuple of plugin objects"):
+        QuantumTrainer(model(), "adamw", "cross_entropy", log_dir=tmp_path / "mapping")
+    QuantumTrainer(model(), "adamw", "cross_entropy", log_dir=tmp_path / "fine")  # the plugin returns []
 
 
 @pytest.mark.slow

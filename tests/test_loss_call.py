@@ -70,6 +70,8 @@ def test_bad_declarations_are_refused_with_the_reason():
         loss_inputs("labels")
     with pytest.raises(ValueError, match="a loss called with the logits receives no output fields"):
         loss_inputs("logits", fields=("uncertainty",))
+    with pytest.raises(ValueError, match=r"got the string 'uncertainty'; write fields=\('uncertainty',\)"):
+        loss_inputs("outputs", fields="uncertainty")
     with pytest.raises(ValueError, match="output fields must be attribute names"):
         loss_inputs("outputs", fields=("not a name",))
     loss = nn.CrossEntropyLoss()

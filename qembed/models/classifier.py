@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from qembed.arguments import check_int
 from qembed.models.encoder import EncoderModel, QuantumEncoder
-from qembed.models.encoder_options import EncoderOptions, takes_encoder_options
+from qembed.models.encoder_options import MODEL_POSITIONAL, EncoderOptions, takes_encoder_options
 from qembed.models.heads import prediction_uncertainty
 from qembed.nn.measures import masked_mean
 from qembed.nn.output import QuantumOutput
@@ -26,7 +26,7 @@ class QuantumClassifier(EncoderModel):
     ``num_states=1``), ``eval_collapse``, ``collapse_strategy``, ``context_window``, ``top_k``.
     """
 
-    @takes_encoder_options
+    @takes_encoder_options(*MODEL_POSITIONAL)
     def __init__(self, vocab_size: int, num_labels: int, options: EncoderOptions) -> None:
         super().__init__()
         check_int("num_labels", num_labels, minimum=2)

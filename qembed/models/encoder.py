@@ -7,6 +7,7 @@ import os
 from functools import partial
 from typing import Any, NamedTuple
 
+import attrs
 import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
@@ -79,7 +80,7 @@ class QuantumEncoder(nn.Module):
     options are :class:`~qembed.models.encoder_options.EncoderOptions`.
     """
 
-    @takes_encoder_options
+    @takes_encoder_options(*attrs.fields_dict(EncoderOptions))  # every option, in their order
     def __init__(self, vocab_size: int, options: EncoderOptions) -> None:
         super().__init__()
         if options.entanglement not in ENTANGLEMENT_CHOICES:

@@ -18,8 +18,8 @@ import attrs
 
 @attrs.frozen
 class EncoderOptions:
-    """The encoder's shape, then its ablation switches (keyword-only); see
-    :class:`~qembed.models.QuantumEncoder` for what each does. Checked by the encoder."""
+    """The encoder's options; see :class:`~qembed.models.QuantumEncoder` for what each
+    does. Checked by the encoder."""
 
     embedding_dim: int = 64
     num_states: int = 4
@@ -27,29 +27,42 @@ class EncoderOptions:
     num_heads: int = 4
     max_length: int = 512
     entanglement: str = "dense"
+    top_k: int = 16
     dropout: float = 0.1
-    top_k: int = attrs.field(default=16, kw_only=True)
-    collapse_strategy: Any = attrs.field(default="context_aware", kw_only=True)
-    context_window: int | None = attrs.field(default=None, kw_only=True)
-    eval_collapse: bool | str = attrs.field(default="expected", kw_only=True)
-    contextual: bool = attrs.field(default=True, kw_only=True)
-    collapse: bool = attrs.field(default=True, kw_only=True)
+    collapse_strategy: Any = "context_aware"
+    context_window: int | None = None
+    eval_collapse: bool | str = "expected"
+    contextual: bool = True
+    collapse: bool = True
 
 
-def takes_encoder_options(init: Callable[..., None]) -> Callable[..., None]:
+#: the options a model built on the encoder takes positionally, after its own arguments
+#: (the rest are keyword-only), as its constructor always has
+MODEL_POSITIONAL = ("embedding_dim", "num_states", "num_layers", "num_heads", "max_length", "entanglement", "dropout")
+
+
+def takes_encoder_options(*positional: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Decorate ``__init__(self, *own, options: EncoderOptions)``: it is called as
-    ``__init__(self, *own, <every EncoderOptions field>)`` and shows that signature to
-    ``inspect`` (the CLI reads a model's options from it)."""
-    signature = inspect.signature(init)
-    own = list(signature.parameters.values())[:-1]
-    public = signature.replace(parameters=[*own, *inspect.signature(EncoderOptions).parameters.values()])
+    ``__init__(self, *own, <every EncoderOptions field>)``, the fields named in
+    ``positional`` positionally in that order and the others by keyword only, and shows that
+    signature to ``inspect`` (the CLI reads a model's options from it)."""
+    fields = inspect.signature(EncoderOptions).parameters
 
-    @functools.wraps(init)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        bound = public.bind(*args, **kwargs)
-        bound.apply_defaults()
-        arguments = dict(bound.arguments)
-        init(*(arguments.pop(parameter.name) for parameter in own), EncoderOptions(**arguments))
+    def decorate(init: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(init).parameters.values())[:-1]
+        options = [fields[name].replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in positional]
+        options += [field.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                    for name, field in fields.items() if name not in positional]
+        public = inspect.signature(init).replace(parameters=[*own, *options])
 
-    wrapper.__signature__ = public  # type: ignore[attr-defined]
-    return wrapper
+        @functools.wraps(init)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            bound = public.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            init(*(arguments.pop(parameter.name) for parameter in own), EncoderOptions(**arguments))
+
+        wrapper.__signature__ = public  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -6,7 +6,7 @@ import attrs
 from torch import Tensor, nn
 
 from qembed.models.encoder import EncoderModel, QuantumEncoder
-from qembed.models.encoder_options import EncoderOptions, takes_encoder_options
+from qembed.models.encoder_options import MODEL_POSITIONAL, EncoderOptions, takes_encoder_options
 from qembed.metrics.sense import IGNORE_INDEX
 from qembed.models.heads import prediction_uncertainty
 from qembed.nn.output import QuantumOutput
@@ -21,7 +21,7 @@ class QuantumMaskedLM(EncoderModel):
     (:class:`~qembed.models.encoder_options.EncoderOptions`).
     """
 
-    @takes_encoder_options
+    @takes_encoder_options(*MODEL_POSITIONAL)
     def __init__(self, vocab_size: int, options: EncoderOptions) -> None:
         super().__init__()
         self.vocab_size = vocab_size

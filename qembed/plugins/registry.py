@@ -28,6 +28,7 @@ from qembed.plugins.errors import (
     PluginComponentError,
     PluginConflictError,
     PluginError,
+    PluginHookError,
     PluginLoadError,
     PluginWarning,
     UnknownComponentError,
@@ -243,7 +244,19 @@ class PluginRegistry:
         plugins, such as a logger holding a file, that must see this trainer alone). This
         registry itself when there are none, so a plain trainer costs nothing."""
         scoped = self.with_plugins(plugins) if plugins else self
-        own = [plugin for returned in scoped.hook.qembed_trainer_plugins(trainer=trainer) for plugin in returned]
+        own: list[Any] = []
+        for impl in reversed(scoped.hook.qembed_trainer_plugins.get_hookimpls()):  # pluggy's order
+            where = f"qembed_trainer_plugins of {scoped.describe(impl.plugin_name)}"
+            try:
+                returned = impl.function(**{name: trainer for name in impl.argnames})
+            except PluginError:
+                raise
+            except Exception as err:
+                raise PluginHookError(f"{where} raised {type(err).__name__}: {err}") from err
+            if not isinstance(returned, (list, tuple)):
+                raise PluginHookError(f"{where} returned a {type(returned).__name__}; it must return a list or "
+                                      "tuple of plugin objects (empty for none)")
+            own.extend(returned)
         return scoped.with_plugins(own) if own else scoped
 
     def describe(self, plugin_name: str) -> str:

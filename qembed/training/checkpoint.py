@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from qembed.training.trainer import QuantumTrainer
 
 FORMAT = "qembed-training-checkpoint"
-VERSION = 1
+#: 2: a mid-epoch position names its metric sums (``metric_names``); version 1 files still load
+VERSION = 2
 
 
 @attrs.define

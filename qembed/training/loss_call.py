@@ -59,6 +59,9 @@ def loss_inputs(kind: Literal["logits", "outputs"], *, fields: Sequence[str] = (
         class MyLoss(nn.Module):
             def forward(self, outputs, labels, uncertainty=None): ...
     """
+    if isinstance(fields, str):  # tuple("uncertainty") would be its letters
+        raise ValueError(f"fields must be a sequence of output field names, got the string {fields!r}; "
+                         f"write fields=({fields!r},)")
     declared = LossInputs(kind, tuple(fields))
 
     def declare(loss: _Loss) -> _Loss:
