@@ -1,6 +1,7 @@
 # Two commands from a fresh clone: `make demo` and `make test` (mypy, then pytest).
-# Each creates .venv, installs qembed with its dev extra and the integrations' extras
-# (hf, lightning, ray: their tests are part of `make test`), then does its job.
+# Each creates .venv and installs what it needs: `make demo` qembed with its plot extra
+# (.venv/.installed-demo), `make test` also the dev extra and the integrations' extras
+# (hf, lightning, ray: their tests are part of `make test`; .venv/.installed), then does its job.
 # `make test` also needs WordNet 3.0 (qembed.data.WordNetSenseCorpus): Debian's wordnet-base,
 # installed here when missing and run as root.
 
@@ -11,11 +12,12 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin
+DEMO_INSTALLED := $(VENV)/.installed-demo
 INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test typecheck install wordnet clean
 
-demo: $(INSTALLED)
+demo: $(DEMO_INSTALLED)
 	$(BIN)/qembed demo
 
 test: typecheck wordnet
@@ -27,9 +29,14 @@ typecheck: $(INSTALLED)
 
 install: $(INSTALLED) wordnet
 
-$(INSTALLED): pyproject.toml Makefile
+$(DEMO_INSTALLED): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[plot]"
+	touch $@
+
+# everything the demo has, and the test and integration extras: redone whenever the demo's set-up is
+$(INSTALLED): $(DEMO_INSTALLED)
 	$(BIN)/python -m pip install --quiet -e ".[dev,hf,lightning,ray]"
 	touch $@
 

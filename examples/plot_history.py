@@ -1,7 +1,7 @@
 """Plot a training history: the specification's "Training History" snippet on a real run.
 
 Trains a ``QuantumClassifier`` on the embedded polysemy corpus, then draws
-``trainer.training_history`` with matplotlib exactly as the specification does (train and
+``trainer.training_history`` with matplotlib as the specification does, axes labelled (train and
 validation loss, sense uncertainty, quantum loss per epoch), saving the figure to a PNG
 instead of showing it.
 
@@ -58,15 +58,21 @@ def main() -> None:
     plt.plot(history['train_loss'], label='Train')
     plt.plot(history['val_loss'], label='Validation')
     plt.title('Loss')
+    plt.xlabel('epoch (from 0)')
+    plt.ylabel('mean loss (task + quantum terms)')
     plt.legend()
 
     plt.subplot(1, 3, 2)
     plt.plot(history['uncertainty'])
     plt.title('Uncertainty')
+    plt.xlabel('epoch (from 0)')
+    plt.ylabel('sense entropy / log K')
 
     plt.subplot(1, 3, 3)
     plt.plot(history['quantum_loss'])
     plt.title('Quantum Loss')
+    plt.xlabel('epoch (from 0)')
+    plt.ylabel('quantum terms of the loss')
 
     plt.tight_layout()
     plt.savefig(args.out / "history.png", dpi=100)  # the specification shows it: plt.show()

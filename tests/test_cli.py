@@ -91,8 +91,9 @@ def test_demo_trains_and_writes_logs_history_and_the_best_model(capsys, tmp_path
     [run_dir] = tmp_path.iterdir()
     assert (run_dir / "best_model.pth").is_file() and (run_dir / "history.json").is_file()
     assert list(run_dir.glob("events.out.tfevents.*"))
-    header, row = [line.split() for line in out.splitlines() if line.strip().startswith(("epoch", "1 "))][:2]
-    assert header == ["epoch", "loss", "val", "acc", "uncertainty", "collapse", "p"] and len(row) == 5
+    header, row = [line.split() for line in out.splitlines() if line.strip().startswith(("epoch", "0 "))][:2]
+    assert header == ["epoch", "train_loss(epoch", "mean)", "val_loss", "val_acc", "uncertainty", "collapse_p"]
+    assert len(row) == 6
     assert f"tensorboard --logdir {tmp_path}" in out
 
 

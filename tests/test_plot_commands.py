@@ -98,9 +98,9 @@ def test_the_figure_holds_the_history_per_epoch_train_and_validation_on_the_same
         assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == panel.ylabel
         drawn = curves(ax)
         for key, label in panel.curves:
-            assert drawn[label] == ([1, 2], history[key]), (panel.title, key)
+            assert drawn[label] == (history["epoch"], history[key]), (panel.title, key)  # epochs from 0
     loss = curves(panels["Loss"])
-    assert set(loss) == {"train", "validation", f"lowest val_loss: epoch {1 + history['val_loss'].index(min(history['val_loss']))}"}
+    assert set(loss) == {"train", "validation", f"lowest val_loss: epoch {history['val_loss'].index(min(history['val_loss']))}"}
     assert figure.get_suptitle() == "run (2 epochs)"
 
 
@@ -109,15 +109,15 @@ def test_a_run_without_validation_plots_the_train_curves_only():
                "collapse_probability": [0.2, 0.5, 0.8], "epoch": [0, 1, 2]}
     panels = axes_by_title(plot_history(history))
     assert list(panels) == ["Loss", "Uncertainty", "Quantum loss", "Collapse probability"]
-    assert curves(panels["Loss"]) == {"train": ([1, 2, 3], [1.2, 0.8, 0.7])}
+    assert curves(panels["Loss"]) == {"train": ([0, 1, 2], [1.2, 0.8, 0.7])}
     assert panels["Collapse probability"].get_ylim() == pytest.approx((-0.03, 1.03))
 
 
 def test_a_run_resumed_for_more_epochs_numbers_them_on():
     history = {"train_loss": [0.5, 0.4], "val_loss": [float("nan"), 0.45], "epoch": [3, 4]}
     panels = axes_by_title(plot_history(history))
-    assert curves(panels["Loss"])["train"][0] == [4, 5]
-    assert "lowest val_loss: epoch 5" in curves(panels["Loss"])
+    assert curves(panels["Loss"])["train"][0] == [3, 4]  # numbered from 0, as the history numbers them
+    assert "lowest val_loss: epoch 4" in curves(panels["Loss"])
 
 
 def test_plot_errors_are_one_line_with_exit_code_2(run_dir, tmp_path, capsys):

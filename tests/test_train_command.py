@@ -205,14 +205,14 @@ def test_train_writes_the_run_folder_and_resume_continues_exactly(workdir, capsy
     assert list(straight.glob("events.out.tfevents.*"))
     assert {p.name for p in (straight / "checkpoints").iterdir()} == {"last.pth", "best.pth"}
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
-    assert [row[0] for row in rows] == ["1", "2"] and all(len(row) == 5 for row in rows)
+    assert [row[0] for row in rows] == ["0", "1"] and all(len(row) == 6 for row in rows)
     assert "--resume runs/tiny\n" in out and "tensorboard --logdir runs/tiny " in out
 
     resumed = "runs/resumed"
     assert main(["train", "tiny.toml", "--set", "training.epochs=1", "--set", f"training.log_dir={resumed}"]) == 0
     assert main(["train", "tiny.toml", "--resume", resumed, "--set", "training.epochs=2"]) == 0
     out = capsys.readouterr().out
-    assert "continuing runs/resumed/checkpoints/last.pth up to epoch 2" in out
+    assert "continuing runs/resumed/checkpoints/last.pth up to 2 epochs" in out
     assert history(workdir / resumed) == history(straight)
     assert not (workdir / "runs" / "tiny-resumed").exists()
 

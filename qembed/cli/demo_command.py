@@ -29,7 +29,7 @@ as config.yaml).
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "demo",
-        help="train a QuantumClassifier on the embedded polysemy corpus (1-2 minutes)",
+        help="train a QuantumClassifier on the embedded polysemy corpus (about 40 s on 2 CPU cores)",
         description="Train QuantumClassifier on the embedded polysemy corpus with components chosen\n"
         "by string name: the packaged config demo.toml, run as `qembed train` runs it. TensorBoard\n"
         "logs, history.json, the best model and checkpoints go to runs/demo-<timestamp>/.",

@@ -194,7 +194,7 @@ def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Seq
             scheduler = getattr(torch.optim.lr_scheduler, name)(optimizer, **options)
     with blame(source, "quantum"):
         return QuantumTrainer(model, optimizer, loss, config.quantum, device=config.training.device, log_dir=run_dir,
-                              plugins=hooks, progress_bar=config.training.progress_bar,
+                              plugins=hooks, progress_bar=config.training.progress_bar, epoch_table=False,
                               seed=config.training.seed, lr_scheduler=scheduler)
 
 

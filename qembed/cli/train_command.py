@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qembed import hookimpl
-
 if TYPE_CHECKING:  # imported when a run is built: the command line starts without torch
     from qembed.cli.run_setup import PreparedRun
 
@@ -32,7 +30,6 @@ events, history.json, the resolved config.yaml and checkpoints/last.pth and best
 file and continues the run exactly, mid-epoch after Ctrl-C or SIGTERM (exit codes 130, 143);
 [training] epochs counts from the run's start. Every section and key: docs/cli.md.
 """
-HEADER = f"{'epoch':>5}  {'loss':>7}  {'val acc':>7}  {'uncertainty':>11}  {'collapse p':>10}"
 
 
 def add_parser(commands: Any) -> None:
@@ -81,6 +78,7 @@ def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = 
 
     from qembed.cli.run_config import load_run_config
     from qembed.cli.run_setup import prepare_run
+    from qembed.training.console import EpochTable
 
     config = load_run_config(config_path, overrides)
     table = EpochTable()
@@ -92,9 +90,9 @@ def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = 
     run_dir, epochs = prepared.run_dir, config.training.epochs
     reports = prepared.trainer.is_main_process  # in a torchrun job rank 0 reports for every rank
     if reports and prepared.resume_from is None:
-        print(f"training {config.model.name} on {prepared.data.description} for {epochs} epochs; logs in {run_dir}")
+        print(f"training {config.model.name} on {prepared.data.description} for {_epochs(epochs)}; logs in {run_dir}")
     elif reports:
-        print(f"continuing {prepared.resume_from} up to epoch {epochs}: {config.model.name} on "
+        print(f"continuing {prepared.resume_from} up to {_epochs(epochs)}: {config.model.name} on "
               f"{prepared.data.description}; logs in {run_dir}")
     try:
         prepared.train()
@@ -111,6 +109,10 @@ def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = 
     return 0
 
 
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'s' if count != 1 else ''}"
+
+
 def _signal_name(err: KeyboardInterrupt) -> str:
     import signal
 
@@ -121,7 +123,7 @@ def _print_summary(prepared: PreparedRun, rows_printed: int) -> None:
     """What the run wrote and how to go on with it."""
     config, run_dir = prepared.config, prepared.run_dir
     if rows_printed == 0:
-        print(f"the run already has {prepared.trainer.epoch} epochs; raise [training] epochs to train more "
+        print(f"the run already has {_epochs(prepared.trainer.epoch)}; raise [training] epochs to train more "
               f"(e.g. --set training.epochs={prepared.trainer.epoch + 1})")
     print()
     if config.training.save_best_model:
@@ -129,33 +131,3 @@ def _print_summary(prepared: PreparedRun, rows_printed: int) -> None:
     if config.training.checkpoints:
         print(f"resume:     qembed train {run_dir / 'config.yaml'} --resume {run_dir}")
     print(f"curves:     tensorboard --logdir {run_dir}   (or: qembed plot {run_dir})")
-
-
-class EpochTable:
-    """Prints the per-epoch table as training goes (a resumed run's earlier epochs first)."""
-
-    def __init__(self) -> None:
-        self.rows_printed = 0
-
-    @hookimpl
-    def qembed_on_train_start(self, trainer: Any) -> None:
-        if trainer.is_main_process:
-            print(f"\n{HEADER}")
-            history = trainer.training_history
-            for index in range(len(history.get("epoch", []))):
-                print(_row({key: values[index] for key, values in history.items() if index < len(values)}))
-
-    @hookimpl
-    def qembed_on_epoch_end(self, trainer: Any, epoch: int, metrics: Mapping[str, float]) -> None:
-        if trainer.is_main_process:
-            print(_row(metrics), flush=True)
-            self.rows_printed += 1
-
-
-def _row(metrics: Mapping[str, Any]) -> str:
-    def number(key: str, width: int, digits: int) -> str:
-        value = metrics.get(key)
-        return f"{value:>{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
-
-    return (f"{metrics['epoch'] + 1:>5}  {number('train_loss', 7, 4)}  {number('val_accuracy', 7, 3)}  "
-            f"{number('uncertainty', 11, 4)}  {number('collapse_probability', 10, 3)}")

@@ -135,7 +135,8 @@ def tune_trainable(
         overrides = {key: value for key, value in config.items() if key in CONFIG_KEYS}
         _check_every_key_used(config, tracked.read | overrides.keys())
         trainer = QuantumTrainer(trial_model, trial_optimizer, trial_loss, attrs.evolve(base, **overrides),
-                                 plugins=[*plugins, TuneReporter()], progress_bar=False, seed=seed)
+                                 plugins=[*plugins, TuneReporter()], progress_bar=False, epoch_table=False,
+                                 seed=seed)
         with tempfile.TemporaryDirectory(prefix="qembed-tune-") as folder:
             trainer.train(train_loader, val_loader, num_epochs, checkpoint_dir=folder,
                           resume_from=restore_from_tune(folder), keep_best_checkpoint=False)

@@ -81,7 +81,7 @@ def _runs_inside(folder: Path) -> str:
 
 def plot_history(history: Mapping[str, Sequence[float]], title: str = "Training history") -> Figure:
     """A figure with a panel for each of :data:`PANELS` that the history has
-    values for; epochs (from 1) on x, train and validation on the same axes.
+    values for; epochs (numbered from 0, as the history and TensorBoard number them) on x, train and validation on the same axes.
     Raises ``ValueError`` when there is nothing to plot."""
     panels = [panel for panel in PANELS if any(history.get(key) for key, _ in panel.curves)]
     if not panels:
@@ -109,10 +109,10 @@ def _check_numbers(history: Mapping[str, Sequence[float]], keys: list[str]) -> N
 
 
 def _epochs(history: Mapping[str, Sequence[float]]) -> list[int]:
-    """Epoch numbers from 1: the history's ``epoch`` (counted from 0) when present."""
+    """Epoch numbers from 0: the history's ``epoch`` when present."""
     if history.get("epoch"):
-        return [int(epoch) + 1 for epoch in history["epoch"]]
-    return list(range(1, max(len(values) for values in history.values()) + 1))
+        return [int(epoch) for epoch in history["epoch"]]
+    return list(range(max(len(values) for values in history.values())))
 
 
 def _draw(ax: Axes, panel: Panel, history: Mapping[str, Sequence[float]], epochs: list[int]) -> None:

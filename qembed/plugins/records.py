@@ -4,6 +4,7 @@ registered, and which plugins failed to load."""
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -47,9 +48,21 @@ class Registration:
 
     @property
     def summary(self) -> str:
-        """First line of the factory's docstring ('' when it has none)."""
-        doc = inspect.getdoc(self.factory) or ""
-        return doc.strip().splitlines()[0] if doc.strip() else ""
+        """The first sentence of the factory's docstring as plain text ('' when it has none)."""
+        return first_sentence(inspect.getdoc(self.factory) or "")
+
+
+#: RST inline markup, its text kept: ``literal``, :role:`target`, `interpreted`, **strong**, *emphasis*.
+_RST_MARKUP = re.compile(r"``(.+?)``|:[\w:]+:`~?(.+?)`|`(.+?)`_?|\*\*(.+?)\*\*|\*(.+?)\*")
+#: A sentence ends at . ! or ? followed by a space and a capital letter, or at the text's end.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def first_sentence(doc: str) -> str:
+    """The first sentence of ``doc``'s first paragraph, RST markup removed, on one line."""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    plain = _RST_MARKUP.sub(lambda match: next(group for group in match.groups() if group is not None), paragraph)
+    return _SENTENCE_END.split(plain, maxsplit=1)[0]
 
 
 @attrs.frozen

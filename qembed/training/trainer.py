@@ -50,7 +50,7 @@ from qembed.training.batches import (
     with_sample_logits,
     without_entanglement,
 )
-from qembed.training import checkpoint, rng_state, run_lock
+from qembed.training import checkpoint, rng_state, run_folder, run_lock
 from qembed.training.checkpoint import RunState
 from qembed.training.checkpoint_io import (
     atomic_save,
@@ -60,6 +60,7 @@ from qembed.training.checkpoint_io import (
     safe_load,
 )
 from qembed.training.config import ConfigError, QuantumTrainingConfig, create_component
+from qembed.training.console import EpochTable
 from qembed.training.devices import Precision, resolve_device, to_device
 from qembed.training.distributed import Distributed, ShardSampler
 from qembed.training.errors import TrainingDivergedError
@@ -117,6 +118,7 @@ class QuantumTrainer:
         log_dir: str | os.PathLike[str] | None = None,
         plugins: Sequence[Any] = (),
         progress_bar: bool = True,
+        epoch_table: bool = True,
         seed: int | None = None,
         lr_scheduler: LRScheduler | Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
     ) -> None:
@@ -124,7 +126,9 @@ class QuantumTrainer:
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.config = QuantumTrainingConfig.from_value(quantum_training_config)
         self.log_dir = Path(log_dir) if log_dir is not None else None
-        self.registry: PluginRegistry = default_registry().for_trainer(self, plugins)
+        self.epoch_table = epoch_table
+        self.registry: PluginRegistry = default_registry().for_trainer(
+            self, [*plugins, EpochTable()] if epoch_table else plugins)
         self.distributed = Distributed() if self.config.distributed_training else None
         if self.distributed is None:
             self.device = resolve_device(device)
@@ -346,6 +350,8 @@ class QuantumTrainer:
             raise ValueError("save_best_model=True needs model_save_path (where to write the best model)")
         train_dataloader, val_dataloader, steps = self._checked_loaders(train_dataloader, val_dataloader)
         generator = rng_state.sampler_generator(train_dataloader)
+        if resume_from is None and self.global_step == 0 and self.log_dir is not None and self.is_main_process:
+            self.log_dir = run_folder.new_run_folder(self.log_dir)  # a new run never mixes into an old one's files
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         writes = [folder, self.log_dir] if self.is_main_process else []
         with ExitStack() as held:
@@ -504,7 +510,7 @@ class QuantumTrainer:
         epoch_sums, window, skipped_before = position.epoch_sums, position.window, position.skipped_before
         collapse_sum, batches_seen = position.collapse_sum, position.batches_seen
         window_weight: Tensor | int = 0
-        progress = EpochProgress(self.progress_bar and self.is_main_process, batches, f"epoch {epoch + 1}")
+        progress = EpochProgress(self.progress_bar and self.is_main_process, batches, f"epoch {epoch}")
         for _ in range(position.batches_done):
             progress.update()
         try:
@@ -566,12 +572,16 @@ class QuantumTrainer:
         if self.distributed is not None:
             totals.detection = None  # the AUROCs need every rank's examples; single process only
         self.begin_evaluation()
+        progress = EpochProgress(self.progress_bar and self.is_main_process, len(val_dataloader),  # type: ignore[arg-type]  # checked sized above
+                                 f"epoch {self.epoch} validation", summary=False)
         try:  # fork: a loader's iterator draws its seed from the global generator
             with torch.no_grad(), torch.random.fork_rng(devices=[]):
                 for batch in val_dataloader:
                     outputs, labels, terms = self.forward_step(batch, training=False)
                     totals.add(outputs, labels, terms.total)
+                    progress.update()
         finally:
+            progress.close()
             self.model.train(was_training)
         totals.reduce(self._across_ranks)
         metrics = totals.result()
@@ -779,7 +789,9 @@ class QuantumTrainer:
         self._check_divergence(metrics.pop("nonfinite_in_a_row"))
         metrics["collapse_probability"] = self.collapse_probability
         metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
-        progress.show({"loss": metrics["loss"], "p_c": self.collapse_probability})
+        window = self.config.log_every_n_steps
+        progress.show({f"loss({window} step{'s' if window != 1 else ''})": metrics["loss"],
+                       "p_c": self.collapse_probability})
         self._lifecycle.call("qembed_on_log", trainer=self, step=self.global_step, metrics=metrics)
 
     # --- replay -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ the config keys Lightning owns, and the example script."""
 from __future__ import annotations
 
 import csv
+import importlib
 import subprocess
 import sys
 from typing import Any
@@ -137,6 +138,24 @@ def test_seed_snippet_trains_once_it_is_given_what_it_reads(corpus):
 
 def test_docs_show_the_seed_snippet_verbatim():
     assert SEED_SNIPPET in (REPO_ROOT / "docs" / "integrations.md").read_text()
+
+
+# --- both Lightning packages ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("package", "core"), [("lightning", "lightning.pytorch"), ("pytorch_lightning", "pytorch_lightning")])
+def test_each_lightning_package_trains_its_own_module(corpus, tmp_path, package, core):
+    """Each package's Trainer accepts only its own LightningModule: qembed has one module per package."""
+    module_class = importlib.import_module(f"qembed.integrations.{package}").QuantumLightningModule
+    framework = importlib.import_module(core)
+    train, val, _ = corpus.loaders(batch_size=16)
+    module = module_class(tiny_model(corpus), OPTIMIZER, "quantum")
+    assert isinstance(module, framework.LightningModule)
+    saved = framework.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    trainer = make_trainer(framework.Trainer, max_steps=6, enable_checkpointing=True, callbacks=[saved])
+    trainer.fit(module, train, val)
+    assert {"train_loss", "collapse_probability", "val_loss", "val_accuracy"} <= set(trainer.callback_metrics)
+    assert "qembed" in torch.load(tmp_path / "last.ckpt", weights_only=False)
 
 
 # --- training, schedule and metrics ----------------------------------------------------------
