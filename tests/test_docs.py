@@ -44,6 +44,7 @@ KIND_PAGES = {
     "clipping": "training/optimizers.md",
     "replay": "training/replay.md",
     "collapse": "models.md",
+    "lr_schedulers": "training/lr_schedules.md",
 }
 
 

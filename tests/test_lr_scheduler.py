@@ -48,8 +48,10 @@ def test_a_scheduler_over_another_optimizer_or_not_a_scheduler_is_refused(corpus
     other = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="different optimizer"):
         QuantumTrainer(model, "adamw", lr_scheduler=StepLR(other, 1), progress_bar=False)
-    with pytest.raises(TypeError, match="lr_scheduler must be a torch LRScheduler"):
+    with pytest.raises(ValueError, match="lr_scheduler: unknown LR scheduler 'cosine' .did you mean 'warmup_cosine'"):
         QuantumTrainer(model, "adamw", lr_scheduler="cosine", progress_bar=False)
+    with pytest.raises(TypeError, match="lr_scheduler must be a registered name, a .* spec, a torch LRScheduler"):
+        QuantumTrainer(model, "adamw", lr_scheduler=3, progress_bar=False)
     with pytest.raises(TypeError, match="returned a dict"):
         QuantumTrainer(model, "adamw", lr_scheduler=lambda optimizer: {}, progress_bar=False)
 

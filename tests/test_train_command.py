@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from torch.optim import lr_scheduler
 
 from qembed.cli import main
-from qembed.cli.option_types import fits, type_name
+from qembed.plugins.option_types import fits, type_name
 from qembed.cli.run_config import LR_SCHEDULERS, RunConfigError, load_run_config
 from qembed.cli.run_setup import prepare_run
 from qembed.cli.train_command import parse_override

@@ -16,16 +16,18 @@ import warnings
 from typing import Any
 
 import torch
-from torch.optim import lr_scheduler
+
+from qembed.plugins import PluginRegistry, default_registry
 
 
 def rehearse_lr_scheduler(spec: dict[str, Any], optimizer: torch.optim.Optimizer, steps: int, *,
-                          resumed: dict[str, Any] | None = None) -> None:
-    """Build ``spec`` (``{"name": class, **options}``) over a stand-in of ``optimizer`` and
-    step it to step ``steps`` (the run's optimizer steps), from the start or from the
-    ``resumed`` scheduler state; raise ``ValueError`` naming the step if a step raises or
-    gives a learning rate that is not a finite number >= 0."""
-    name, options = spec["name"], {key: value for key, value in spec.items() if key != "name"}
+                          resumed: dict[str, Any] | None = None, registry: PluginRegistry | None = None) -> None:
+    """Build ``spec`` (``{"name": registered LR scheduler, **options}``) from ``registry``
+    (the default one when ``None``) over a stand-in of ``optimizer``, as the trainer builds
+    it for a run of ``steps`` optimizer steps, and step it to the end, from the start or
+    from the ``resumed`` scheduler state; raise ``ValueError`` naming the step if a step
+    raises or gives a learning rate that is not a finite number >= 0."""
+    name = spec["name"]
     stand_in = torch.optim.SGD([{"params": [torch.zeros(0, requires_grad=True)]} for _ in optimizer.param_groups],
                                lr=0.0)
     for group, real in zip(stand_in.param_groups, optimizer.param_groups, strict=True):
@@ -35,7 +37,8 @@ def rehearse_lr_scheduler(spec: dict[str, Any], optimizer: torch.optim.Optimizer
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "the epoch parameter is deprecated": not the user's concern
-            scheduler = getattr(lr_scheduler, name)(stand_in, **options)
+            scheduler = (registry or default_registry()).create(
+                "lr_schedulers", {"total_steps": steps, **spec}, stand_in)
             if resumed is not None:
                 scheduler.load_state_dict(resumed)
                 step = scheduler.last_epoch  # the trainer steps it once per optimizer step

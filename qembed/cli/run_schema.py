@@ -5,8 +5,8 @@ the section is required and whether it may be a bare name (:data:`SECTIONS`,
 :data:`REQUIRED_SECTIONS` and :data:`NAMED_SECTIONS` are read from it). Each section's type
 holds its keys: ``[training]`` and ``[quantum]`` are attrs classes whose fields are the keys
 (default and validator), ``[model]`` and ``[data]`` take the arguments of the model class and
-of ``PolysemyCorpus``, ``[lr_scheduler]`` those of the torch class (checked against its type
-hints), ``[optimizer]`` and ``[loss]`` are ``{"name": ..., **options}`` specs the plugin
+of ``PolysemyCorpus``, ``[lr_scheduler]`` those of the registered LR scheduler (checked
+against its type hints), ``[optimizer]`` and ``[loss]`` are ``{"name": ..., **options}`` specs the plugin
 registry checks. Reading a file, ``--set``, the resolved ``config.yaml`` (``to_dict``) and
 the key tables of ``docs/cli.md`` (checked by ``tests/test_docs.py``) all come from here.
 """
@@ -20,26 +20,23 @@ from string import Formatter
 from typing import Any, TypeVar
 
 import attrs
-from torch.optim import lr_scheduler
-
-from qembed import models
+from qembed import models, plugins
 from qembed.arguments import check_bool, check_int, validator
-from qembed.cli.option_types import fits, option_types, type_name
+from qembed.plugins.option_types import check_option_types, option_types
 from qembed.data import PolysemyCorpus
 from qembed.models.encoder import QuantumEncoder
 from qembed.plugins.errors import did_you_mean
 from qembed.training import QuantumTrainingConfig
 from qembed.training.config import ConfigError
+from qembed_plugins.lr_schedulers import TORCH_SCHEDULERS
 
 #: the ready models, each with the ``PolysemyCorpus`` method that makes its loaders
 MODELS = {"QuantumClassifier": "loaders", "QuantumMaskedLM": "mlm_loaders", "ClassicalClassifier": "loaders"}
 CORPORA = ("polysemy",)
 #: model arguments the embedded corpus supplies
 DATA_SIZES = ("vocab_size", "num_labels")
-#: the ``torch.optim.lr_scheduler`` classes whose options are plain values and that step
-#: without an argument (the trainer steps its scheduler after every optimizer step)
-LR_SCHEDULERS = ("StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR",
-                 "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR")
+#: the ``torch.optim.lr_scheduler`` classes registered by name (with the warmup schedules)
+LR_SCHEDULERS = TORCH_SCHEDULERS
 LOG_DIR_FIELDS = ("name", "timestamp")
 
 AttrsSection = TypeVar("AttrsSection", bound=attrs.AttrsInstance)
@@ -249,19 +246,21 @@ def component_spec(section: str, table: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def lr_scheduler_spec(table: Mapping[str, Any]) -> dict[str, Any]:
-    """``[lr_scheduler]``: a class of :data:`LR_SCHEDULERS` and its keyword arguments, each
-    checked against the type torch declares for it (torch would take a wrong type and fail
-    at the first step, after the run folder was written)."""
+    """``[lr_scheduler]``: a registered LR scheduler (a torch class of :data:`LR_SCHEDULERS`,
+    a warmup schedule or a plugin's) and its options, each checked against the type its
+    factory declares (torch would take a wrong type and fail at the first step, after the
+    run folder was written)."""
     name = table.get("name")
-    if name not in LR_SCHEDULERS:
-        raise _unknown("LR scheduler", name, LR_SCHEDULERS, f"torch.optim.lr_scheduler classes: "
-                       f"{', '.join(LR_SCHEDULERS)}")
-    cls = getattr(lr_scheduler, name)
-    check_keys(table, ["name", *parameters(cls, skip=("optimizer",))])
-    hints = option_types(cls)
-    for key, value in table.items():
-        if key != "name" and key in hints and not fits(value, hints[key]):
-            raise ConfigError(f"{name} {key} must be {type_name(hints[key])}, got {value!r}")
+    available = plugins.available("lr_schedulers")
+    if not isinstance(name, str) or name not in available:
+        raise _unknown("LR scheduler", name, available, f"registered LR schedulers: {', '.join(available)} "
+                       "(`qembed plugins` lists them)")
+    factory = available[name].factory
+    check_keys(table, ["name", *parameters(factory, skip=("optimizer",))])
+    try:
+        check_option_types(name, option_types(factory), {k: v for k, v in table.items() if k != "name"})
+    except TypeError as err:
+        raise ConfigError(str(err)) from None
     return dict(table)
 
 

@@ -117,7 +117,7 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
         resumed = saved.get("lr_scheduler_state") if isinstance(saved, dict) else None
         with blame(config.source, "lr_scheduler"):
             rehearse_lr_scheduler(config.lr_scheduler, trainer.optimizer, steps * config.training.epochs,
-                                  resumed=resumed)
+                                  resumed=resumed, registry=trainer.registry)
     if trainer.distributed is not None:  # each rank read its own clock: all write where rank 0 does
         shared = [run_dir]
         torch.distributed.broadcast_object_list(shared, src=0, device=trainer.device)
@@ -174,7 +174,8 @@ def build_model(config: RunConfig, data: Data) -> nn.Module:
 
 
 def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Sequence[Any]) -> QuantumTrainer:
-    """The optimizer, loss and LR scheduler by name, then the trainer over ``model``."""
+    """The optimizer and loss by name, then the trainer over ``model`` (which builds the LR
+    scheduler by name when training starts, knowing the run's steps)."""
     source = config.source
     with blame(source, "training"):
         resolve_device(config.training.device)  # checked here; the trainer picks the device for each torchrun rank
@@ -187,15 +188,10 @@ def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Seq
     if config.loss is not None:
         with blame(source, "loss"):
             loss = plugins.create("losses", config.loss)
-    scheduler = None
-    if config.lr_scheduler is not None:
-        name, options = config.lr_scheduler["name"], {k: v for k, v in config.lr_scheduler.items() if k != "name"}
-        with blame(source, "lr_scheduler"):
-            scheduler = getattr(torch.optim.lr_scheduler, name)(optimizer, **options)
     with blame(source, "quantum"):
         return QuantumTrainer(model, optimizer, loss, config.quantum, device=config.training.device, log_dir=run_dir,
                               plugins=hooks, progress_bar=config.training.progress_bar, epoch_table=False,
-                              seed=config.training.seed, lr_scheduler=scheduler)
+                              seed=config.training.seed, lr_scheduler=config.lr_scheduler)
 
 
 def _module_data(source: str, name: str, options: dict[str, Any]) -> Data:

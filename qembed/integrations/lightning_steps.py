@@ -62,6 +62,10 @@ class QuantumLightningSteps:
         lr_scheduler: LRScheduler | Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
     ) -> None:
         super().__init__()
+        if isinstance(lr_scheduler, (str, Mapping)):  # a name needs the run's steps, which Lightning counts
+            raise TypeError(f"lr_scheduler={lr_scheduler!r}: the Lightning adapter takes a built LRScheduler or a "
+                            "callable building one from the optimizer; build a registered one in the callable with "
+                            "qembed.plugins.create('lr_schedulers', spec, optimizer, total_steps=...)")
         self.config = QuantumTrainingConfig.from_value(quantum_training_config)
         _reject_lightning_owned(self.config)
         # Lightning logs it, keeps it in checkpoints and passes it back in load_from_checkpoint

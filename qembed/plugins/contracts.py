@@ -168,6 +168,29 @@ class Collapse(Protocol):
     def __call__(self, probabilities: Tensor, agreement: Tensor | None, attention_mask: Tensor) -> Tensor: ...
 
 
+@runtime_checkable
+class LRSchedule(Protocol):
+    """An LR scheduler (kind ``lr_schedulers``; built as
+    ``factory(optimizer, *, total_steps, **options)``).
+
+    The factory must build a ``torch.optim.lr_scheduler.LRScheduler`` over ``optimizer``
+    (the trainer refuses anything else), stepped once after every optimizer step of a run
+    of ``total_steps`` steps; every learning rate it sets stays a finite number >= 0, and
+    a scheduler restored from ``state_dict()`` (over a restored optimizer) sets the same
+    rates from there on.
+    """
+
+    optimizer: Any
+
+    def step(self) -> None: ...
+
+    def get_last_lr(self) -> list[float]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
+
+
 class LifecycleObserver(Protocol):
     """The lifecycle hooks, typed as the hook specifications are. A plugin implements
     any of them (or none); the trainer calls them in the order of

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qembed.plugins.contracts import ClippingStrategy, Collapse, Loss, Optimizer, ReplayStrategy, Schedule
+from qembed.plugins.contracts import LRSchedule
 from qembed.plugins.markers import hookspec
 
 if TYPE_CHECKING:
@@ -89,6 +90,18 @@ def qembed_register_collapse() -> Mapping[str, Callable[..., Collapse]]:
     :class:`qembed.nn.CollapseStrategy` (see :class:`~qembed.plugins.contracts.Collapse`)
     that, given sense amplitudes and context, returns sense weights (soft) or a one-hot
     choice (hard, with a straight-through gradient).
+    """
+
+
+@hookspec
+def qembed_register_lr_schedulers() -> Mapping[str, Callable[..., LRSchedule]]:
+    """Register LR schedulers.
+
+    Each factory is called as ``factory(optimizer, *, total_steps, **options)`` and
+    returns a ``torch.optim.lr_scheduler.LRScheduler`` over ``optimizer`` (see
+    :class:`~qembed.plugins.contracts.LRSchedule`); ``total_steps`` is the run's optimizer
+    steps (a spec's own ``total_steps`` replaces it), and the trainer steps the scheduler
+    after every optimizer step. Names may also be a torch class name (``StepLR``).
     """
 
 

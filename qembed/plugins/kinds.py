@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 
 from qembed.plugins.contracts import ClippingStrategy, Collapse, Loss, Optimizer, ReplayStrategy, Schedule
+from qembed.plugins.contracts import LRSchedule
 
 
 @attrs.frozen
@@ -30,6 +31,7 @@ KIND_TABLE: tuple[Kind, ...] = (
     Kind("clipping", "gradient clipping strategy", ClippingStrategy),
     Kind("replay", "replay strategy", ReplayStrategy),
     Kind("collapse", "collapse strategy", Collapse),
+    Kind("lr_schedulers", "LR scheduler", LRSchedule),
 )
 
 KINDS: tuple[str, ...] = tuple(kind.name for kind in KIND_TABLE)

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+#: kinds whose names may also be a class name, as torch spells its LR schedulers (StepLR)
+_CLASS_NAMED_KINDS = ("lr_schedulers",)
+_CLASS_NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _HOOK_PREFIX = "qembed_"
 _KNOWN_HOOKS = sorted(n for n in vars(hookspecs) if n.startswith(_HOOK_PREFIX))
 
@@ -419,10 +422,12 @@ def _validate_registrations(kind: str, result: Any, source: PluginSource) -> dic
             f"got {type(result).__name__}"
         )
     for name, factory in result.items():
-        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        if not isinstance(name, str) or not (_NAME_PATTERN.match(name) or (
+                kind in _CLASS_NAMED_KINDS and _CLASS_NAME_PATTERN.match(name))):
+            also = " or a class name such as StepLR" if kind in _CLASS_NAMED_KINDS else ""
             raise PluginLoadError(
                 f"{source.describe()}: {hook}() registered {name!r}; names must be "
-                "lowercase snake_case (letters, digits, underscores, starting with a letter)"
+                f"lowercase snake_case (letters, digits, underscores, starting with a letter){also}"
             )
         if not callable(factory):
             raise PluginLoadError(

@@ -22,6 +22,7 @@ from qembed.testing.clipping import check_clipping
 from qembed.testing.collapse import check_collapse
 from qembed.testing.contracts import check_component
 from qembed.testing.losses import check_loss
+from qembed.testing.lr_schedulers import check_lr_scheduler
 from qembed.testing.optimizers import check_optimizer
 from qembed.testing.plugins import temporary_plugin
 from qembed.testing.replay import check_replay
@@ -32,6 +33,7 @@ __all__ = [
     "check_collapse",
     "check_component",
     "check_loss",
+    "check_lr_scheduler",
     "check_optimizer",
     "check_replay",
     "check_schedule",

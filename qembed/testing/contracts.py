@@ -9,6 +9,7 @@ from qembed.plugins import KINDS
 from qembed.testing.clipping import check_clipping
 from qembed.testing.collapse import check_collapse
 from qembed.testing.losses import check_loss
+from qembed.testing.lr_schedulers import check_lr_scheduler
 from qembed.testing.optimizers import check_optimizer
 from qembed.testing.replay import check_replay
 from qembed.testing.schedules import check_schedule
@@ -20,6 +21,7 @@ CHECKS: dict[str, Callable[..., None]] = {
     "clipping": check_clipping,
     "replay": check_replay,
     "collapse": check_collapse,
+    "lr_schedulers": check_lr_scheduler,
 }
 
 

@@ -101,7 +101,9 @@ class QuantumTrainer:
     **options}`` spec built over ``model.parameters()``. ``loss_fn``: an ``nn.Module``,
     a name or spec, or ``None`` to use the loss the model returns itself.
     ``quantum_training_config``: a dict or :class:`QuantumTrainingConfig`.
-    ``lr_scheduler``: a ``torch.optim.lr_scheduler.LRScheduler`` over the trainer's
+    ``lr_scheduler``: a registered LR scheduler name or ``{"name": ..., **options}`` spec
+    (built at the start of each ``train()`` call with that call's optimizer steps as
+    ``total_steps``), a ``torch.optim.lr_scheduler.LRScheduler`` over the trainer's
     optimizer, or a callable that builds one from it; stepped after every optimizer
     step and saved in checkpoints. ``device``: ``None`` picks CUDA when available. ``log_dir``: TensorBoard logs and
     ``history.json`` go there. ``plugins``: plugin objects for this trainer only.
@@ -120,7 +122,8 @@ class QuantumTrainer:
         progress_bar: bool = True,
         epoch_table: bool = True,
         seed: int | None = None,
-        lr_scheduler: LRScheduler | Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
+        lr_scheduler: str | Mapping[str, Any] | LRScheduler | Callable[[torch.optim.Optimizer], LRScheduler]
+        | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -164,7 +167,8 @@ class QuantumTrainer:
             )
         self.model = model
         self.optimizer = self._build_optimizer(optimizer)  # moving the model later keeps its parameters
-        self.lr_scheduler = self._build_lr_scheduler(lr_scheduler)
+        self._lr_scheduler_spec = self._lr_scheduler_name(lr_scheduler)
+        self.lr_scheduler = None if self._lr_scheduler_spec is not None else self._build_lr_scheduler(lr_scheduler)
         # everything above only checked and built; from here on the model is changed
         self.model.to(self.device)
         self._configure_model()
@@ -238,17 +242,37 @@ class QuantumTrainer:
         check_optimizer_values(built)
         return built
 
-    def _build_lr_scheduler(self, lr_scheduler: Any) -> LRScheduler | None:
-        if lr_scheduler is None:
+    def _lr_scheduler_name(self, lr_scheduler: Any) -> dict[str, Any] | None:
+        """A name or spec as a spec whose name is registered (checked now; it is built when
+        ``train()`` knows the run's steps); ``None`` for anything else."""
+        if not isinstance(lr_scheduler, (str, Mapping)):
             return None
-        if not isinstance(lr_scheduler, LRScheduler):
+        spec = {"name": lr_scheduler} if isinstance(lr_scheduler, str) else dict(lr_scheduler)
+        try:
+            self.registry.lookup("lr_schedulers", spec.get("name"))  # type: ignore[arg-type]  # a wrong type is named
+        except KeyError as err:
+            raise ConfigError(f"lr_scheduler: {err}") from err
+        return spec
+
+    def _build_lr_scheduler(self, lr_scheduler: Any, total_steps: int | None = None) -> LRScheduler | None:
+        """The scheduler of a run of ``total_steps`` optimizer steps: built from the spec
+        (whose own ``total_steps`` wins), from a callable, or the one given."""
+        built_by = "callable"
+        if self._lr_scheduler_spec is not None:
+            built_by = repr(self._lr_scheduler_spec["name"])
+            spec = {"total_steps": total_steps, **self._lr_scheduler_spec}
+            lr_scheduler = self._create("lr_scheduler", "lr_schedulers", spec, self.optimizer)
+        elif lr_scheduler is None:
+            return None
+        elif not isinstance(lr_scheduler, LRScheduler):
             if not callable(lr_scheduler):
-                raise TypeError("lr_scheduler must be a torch LRScheduler or a callable building one from the "
-                                f"optimizer, got {type(lr_scheduler).__name__}")
+                raise TypeError("lr_scheduler must be a registered name, a {'name': ..., **options} spec, a torch "
+                                "LRScheduler or a callable building one from the optimizer, got "
+                                f"{type(lr_scheduler).__name__}")
             lr_scheduler = lr_scheduler(self.optimizer)
-            if not isinstance(lr_scheduler, LRScheduler):
-                raise TypeError(f"the lr_scheduler callable returned a {type(lr_scheduler).__name__}, "
-                                "not a torch LRScheduler")
+        if not isinstance(lr_scheduler, LRScheduler):
+            raise TypeError(f"the lr_scheduler {built_by} returned a {type(lr_scheduler).__name__}, "
+                            "not a torch LRScheduler")
         if lr_scheduler.optimizer is not self.optimizer:
             raise ValueError("lr_scheduler schedules a different optimizer than the trainer's; build it over "
                              "trainer.optimizer, or pass a callable that takes the optimizer")
@@ -349,6 +373,8 @@ class QuantumTrainer:
         if save_best_model and model_save_path is None:
             raise ValueError("save_best_model=True needs model_save_path (where to write the best model)")
         train_dataloader, val_dataloader, steps = self._checked_loaders(train_dataloader, val_dataloader)
+        if self._lr_scheduler_spec is not None:  # a schedule by name spans this run
+            self.lr_scheduler = self._build_lr_scheduler(None, num_epochs * steps)
         generator = rng_state.sampler_generator(train_dataloader)
         if resume_from is None and self.global_step == 0 and self.log_dir is not None and self.is_main_process:
             self.log_dir = run_folder.new_run_folder(self.log_dir)  # a new run never mixes into an old one's files

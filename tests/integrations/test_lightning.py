@@ -334,3 +334,8 @@ def test_example_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumed and finished at step 8" in result.stdout
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_schedule_by_name_is_refused_naming_the_callable_to_write(corpus):
+    with pytest.raises(TypeError, match="the Lightning adapter takes a built LRScheduler or a callable"):
+        make_module(corpus, lr_scheduler="warmup_cosine")

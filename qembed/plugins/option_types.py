@@ -1,9 +1,9 @@
-"""Whether a run config's value fits the type a torch class declares for an option.
+"""Whether an option's value fits the type a factory (or torch class) declares for it.
 
 torch takes a value of the wrong type silently and fails at the first step, after the run
-folder was written, so ``[lr_scheduler]`` options are checked against the class's type
-hints first. The hints are resolved with :func:`typing.get_type_hints`; a config value is
-plain TOML/YAML data (numbers, booleans, strings, lists), which is what the check accepts.
+folder was written, so LR scheduler options are checked against the type hints first. The
+hints are resolved with :func:`typing.get_type_hints`; a config value is plain TOML/YAML
+data (numbers, booleans, strings, lists), which is what the check accepts.
 """
 
 from __future__ import annotations
@@ -21,11 +21,25 @@ _ABSTRACT_TYPES = {name: getattr(collections.abc, name) for name in collections.
 _SEQUENCES = (list, collections.abc.Iterable, collections.abc.Sequence)
 
 
-def option_types(cls: type) -> dict[str, Any]:
-    """The resolved type hints of ``cls``'s constructor arguments (unannotated ones absent)."""
-    hints = typing.get_type_hints(getattr(cls, "__init__"), localns=_ABSTRACT_TYPES)
+def option_types(target: Any) -> dict[str, Any]:
+    """The resolved type hints of ``target``'s arguments (a class: its constructor's;
+    unannotated ones absent). A hint naming what its module imports for type checkers
+    only cannot be resolved: then nothing is checked and the factory checks its values."""
+    function = getattr(target, "__init__") if isinstance(target, type) else target
+    try:
+        hints = typing.get_type_hints(function, localns=_ABSTRACT_TYPES)
+    except NameError:
+        return {}
     hints.pop("return", None)
     return hints
+
+
+def check_option_types(label: str, hints: dict[str, Any], options: dict[str, Any]) -> None:
+    """Raise ``TypeError`` ``<label> <key> must be <type>, got <value>`` for the first
+    option whose value does not fit its hint in ``hints``."""
+    for key, value in options.items():
+        if key in hints and not fits(value, hints[key]):
+            raise TypeError(f"{label} {key} must be {type_name(hints[key])}, got {value!r}")
 
 
 def fits(value: Any, hint: Any) -> bool:
