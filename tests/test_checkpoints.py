@@ -102,7 +102,8 @@ def test_a_checkpoint_holds_everything_as_safe_types(small, tmp_path):
     assert state["run"]["num_epochs"] == 1 and state["epoch"] == 1
     assert state["config"]["quantum_memory_replay"] is True
     assert len(state["replay_state"]["examples"]) > 0
-    assert [p.name for p in tmp_path.glob("epoch=*")] == [f"epoch=0-step=4-train_loss={trainer.training_history['train_loss'][0]:.4f}.pth"]
+    loss = trainer.training_history["train_loss"][0]
+    assert [p.name for p in tmp_path.glob("epoch=*")] == [f"epoch=0-step=4-train_loss={loss:.4f}.pth"]
 
 
 def test_resume_counts_epochs_from_the_runs_start(small, tmp_path):

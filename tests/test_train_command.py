@@ -304,7 +304,8 @@ def test_a_user_data_module_gives_the_loaders_and_the_model_its_sizes(workdir, c
          "sentences (up to 24 tokens): set it >= 24, or lower [data] max_length"),
         (("epochs = 2", "epochs = 2\nval_check_interval = 1.5"), "tiny.toml: [training] val_check_interval must be "
          "an integer >= 1 (optimizer steps) or a float in (0, 1] (a fraction of an epoch), got 1.5"),
-        (("epochs = 2", "epochs = 2\nmode = 'best'"), "tiny.toml: [training] mode must be \"min\" or \"max\", got 'best'"),
+        (("epochs = 2", "epochs = 2\nmode = 'best'"),
+         "tiny.toml: [training] mode must be \"min\" or \"max\", got 'best'"),
         (("epochs = 2", "epochs = 2\nmonitor = 'val_acuracy'"), "monitor='val_acuracy' is not a metric this run "
          "produces (did you mean 'val_accuracy'?)"),
     ],

@@ -160,7 +160,8 @@ def test_load_best_model_at_end_restores_the_best_epoch(corpus, tmp_path):
     assert trainer.validate(trainer.run_defaults.val_dataloader)["loss"] == pytest.approx(history["val_loss"][best])
     names = sorted(p.name for p in tmp_path.iterdir())  # HF keeps best and last too
     per_epoch = math.ceil(len(corpus.train) / 16)
-    assert names == [f"epoch={best}-step={(best + 1) * per_epoch}-val_loss={history['val_loss'][best]:.4f}.pth", "last.pth"]
+    value = history["val_loss"][best]
+    assert names == [f"epoch={best}-step={(best + 1) * per_epoch}-val_loss={value:.4f}.pth", "last.pth"]
     assert trainer.log_dir is None  # report_to=[]: no TensorBoard
 
 
