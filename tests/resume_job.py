@@ -5,7 +5,7 @@
     python tests/resume_job.py resume OUT          # resumes OUT/checkpoints/last.pth, num_epochs=4
     python tests/resume_job.py best-forever OUT    # saves the best model and last.pth every epoch, forever
     python tests/resume_job.py SIGINT@3 OUT        # sends itself SIGINT (or SIGTERM) at optimizer step 3
-    python tests/resume_job.py resume=FILE OUT     # resumes OUT/checkpoints/FILE, num_epochs=4
+    python tests/resume_job.py resume=FILE OUT     # resumes OUT/checkpoints/FILE (best: the kept best), num_epochs=4
     python tests/resume_job.py cli SIGTERM@3 ARGS  # `qembed ARGS`, signalling itself at optimizer step 3
 
 Shuffling, dropout, collapse sampling, a cyclic schedule and reservoir replay are on,
@@ -65,7 +65,9 @@ def main(mode: str, out: Path) -> None:
         trainer.train(train, num_epochs=10_000, save_best_model=True, model_save_path=out / "best_model.pth",
                       checkpoint_dir=checkpoints)
         return
-    resume = checkpoints / ("last.pth" if mode == "resume" else mode.partition("=")[2]) if "resume" in mode else None
+    name = "last.pth" if mode == "resume" else mode.partition("=")[2]
+    best = next(checkpoints.glob("epoch=*"), None)  # the kept top-1 checkpoint (epoch=E-step=S-val_loss=V.pth)
+    resume = (best if name == "best" else checkpoints / name) if "resume" in mode else None
     history = trainer.train(train, val, num_epochs=4, checkpoint_dir=checkpoints, resume_from=resume)
     torch.save(model.state_dict(), out / "final_weights.pth")
     (out / "final_history.json").write_text(json.dumps(history))

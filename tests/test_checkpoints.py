@@ -102,7 +102,8 @@ def test_a_checkpoint_holds_everything_as_safe_types(small, tmp_path):
     assert state["run"]["num_epochs"] == 1 and state["epoch"] == 1
     assert state["config"]["quantum_memory_replay"] is True
     assert len(state["replay_state"]["examples"]) > 0
-    assert (tmp_path / "best.pth").is_file()
+    loss = trainer.training_history["train_loss"][0]
+    assert [p.name for p in tmp_path.glob("epoch=*")] == [f"epoch=0-step=4-train_loss={loss:.4f}.pth"]
 
 
 def test_resume_counts_epochs_from_the_runs_start(small, tmp_path):
@@ -228,10 +229,11 @@ def test_a_signal_mid_epoch_finishes_the_step_and_the_resumed_run_is_bitwise_ide
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["last.pth", "best.pth"])
+@pytest.mark.parametrize("name", ["last.pth", "best"])
 def test_resume_from_last_or_best_after_a_sigterm_completes_every_epoch(name, tmp_path):
     job("SIGTERM@16", tmp_path, check=False)
-    assert torch.load(tmp_path / "checkpoints" / name, weights_only=True)["position"] is None
+    file = next((tmp_path / "checkpoints").glob("epoch=*")) if name == "best" else tmp_path / "checkpoints" / name
+    assert torch.load(file, weights_only=True)["position"] is None
     job(f"resume={name}", tmp_path)
     history = json.loads((tmp_path / "final_history.json").read_text())
     assert history["epoch"] == [0, 1, 2, 3]

@@ -203,7 +203,9 @@ def test_train_writes_the_run_folder_and_resume_continues_exactly(workdir, capsy
     straight = workdir / "runs" / "tiny"
     assert {p.name for p in straight.iterdir()} >= {"history.json", "config.yaml", "checkpoints"}
     assert list(straight.glob("events.out.tfevents.*"))
-    assert {p.name for p in (straight / "checkpoints").iterdir()} == {"last.pth", "best.pth"}
+    names = {p.name for p in (straight / "checkpoints").iterdir()}
+    assert len(names) == 2 and "last.pth" in names and any(n.startswith("epoch=") and "-val_loss=" in n for n in names)
+    assert not (straight / "best_model.pth").exists()  # one "best" file: the checkpoint that carries its metric
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert [row[0] for row in rows] == ["0", "1"] and all(len(row) == 6 for row in rows)
     assert "--resume runs/tiny\n" in out and "tensorboard --logdir runs/tiny " in out
@@ -219,6 +221,17 @@ def test_train_writes_the_run_folder_and_resume_continues_exactly(workdir, capsy
     assert main(["train", str(straight / "config.yaml"), "--resume", str(straight / "checkpoints" / "last.pth")]) == 0
     assert "the run already has 2 epochs" in capsys.readouterr().out
     assert sorted(p.name for p in (workdir / "runs").iterdir()) == ["resumed", "tiny"]
+
+
+def test_the_step_and_monitor_keys_reach_the_trainer(workdir):
+    assert main(["train", "tiny.toml", "--set", "training.max_steps=6", "--set", "training.val_check_interval=2",
+                 "--set", "training.checkpoint_every_n_steps=3", "--set", "training.monitor=val_accuracy",
+                 "--set", "training.mode=max", "--set", "training.save_top_k=-1"]) == 0
+    run_dir = workdir / "runs" / "tiny"
+    history = json.loads((run_dir / "history.json").read_text())
+    assert history["epoch"] == [0, 1]  # 4 steps per epoch: the run ends 2 steps into the second
+    steps = sorted(int(p.name.split("-")[1].removeprefix("step=")) for p in (run_dir / "checkpoints").glob("epoch=*"))
+    assert steps == [2, 4, 6]  # every validation's check kept (save_top_k = -1)
 
 
 def test_a_masked_lm_trains_on_masked_tokens_of_the_corpus(workdir):
@@ -289,6 +302,12 @@ def test_a_user_data_module_gives_the_loaders_and_the_model_its_sizes(workdir, c
          "stay a finite number >= 0 for the whole run"),
         (("max_length = 32", "max_length = 16"), "tiny.toml: [model] max_length=16 is shorter than the corpus's "
          "sentences (up to 24 tokens): set it >= 24, or lower [data] max_length"),
+        (("epochs = 2", "epochs = 2\nval_check_interval = 1.5"), "tiny.toml: [training] val_check_interval must be "
+         "an integer >= 1 (optimizer steps) or a float in (0, 1] (a fraction of an epoch), got 1.5"),
+        (("epochs = 2", "epochs = 2\nmode = 'best'"),
+         "tiny.toml: [training] mode must be \"min\" or \"max\", got 'best'"),
+        (("epochs = 2", "epochs = 2\nmonitor = 'val_acuracy'"), "monitor='val_acuracy' is not a metric this run "
+         "produces (did you mean 'val_accuracy'?)"),
     ],
 )
 def test_a_bad_config_is_one_line_with_exit_code_2_and_writes_nothing(workdir, capsys, edit, expected):
@@ -481,8 +500,9 @@ def test_under_torchrun_every_rank_writes_into_rank_0s_folder_and_rank_0_alone_r
     result = subprocess.run(launch, capture_output=True, text=True, timeout=300, cwd=workdir)
     assert result.returncode == 0, result.stdout + result.stderr
     [run_dir] = (workdir / "runs").iterdir()
-    assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"last.pth", "last.rank1.pth", "best.pth",
-                                                                     "best.rank1.pth"}
+    names = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert names[2:] == ["last.pth", "last.rank1.pth"] and names[0].endswith(".pth") and names[1] == (
+        names[0].removesuffix(".pth") + ".rank1.pth")
     assert result.stdout.count("training QuantumClassifier") == 1 and "the run already has" not in result.stdout
 
 

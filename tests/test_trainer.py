@@ -476,10 +476,11 @@ def test_an_epoch_without_a_finite_step_is_nan_and_never_the_best(corpus, tmp_pa
     trainer = trainer_for(corpus, {"max_nonfinite_steps": 100}, model=model)
     good, bad = corpus.loaders(batch_size=16, shuffle=False)[0], poisoned_loader(corpus, {0, 1, 2, 3, 4})[:5]
     trainer.train(good, num_epochs=1, checkpoint_dir=tmp_path)
-    best = (tmp_path / "best.pth").read_bytes()
+    [best] = tmp_path.glob("epoch=0-*.pth")
+    kept = best.read_bytes()
     trainer.train(bad, num_epochs=2, checkpoint_dir=tmp_path)
     assert math.isnan(trainer.training_history["train_loss"][-1])
-    assert (tmp_path / "best.pth").read_bytes() == best  # the finite epoch stays the best
+    assert list(tmp_path.glob("epoch=*.pth")) == [best] and best.read_bytes() == kept  # no NaN epoch is kept
 
 
 def test_a_failing_lifecycle_hook_is_named_with_its_plugin(corpus):

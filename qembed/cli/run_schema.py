@@ -105,6 +105,19 @@ def _optional_string(instance: Any, attribute: attrs.Attribute, value: Any) -> N
         raise ConfigError(f"{attribute.name} must be a string, got {value!r}")
 
 
+def _val_check_interval(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1) or (
+            isinstance(value, float) and 0.0 < value <= 1.0):
+        return
+    raise ConfigError(f"val_check_interval must be an integer >= 1 (optimizer steps) or a float in (0, 1] "
+                      f"(a fraction of an epoch), got {value!r}")
+
+
+def _mode(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value not in ("min", "max"):
+        raise ConfigError(f"mode must be \"min\" or \"max\", got {value!r}")
+
+
 def _log_dir_template(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"log_dir must be a folder path, got {value!r}")
@@ -229,6 +242,12 @@ class TrainingSection:
     keep_best_checkpoint: bool = attrs.field(default=True, validator=_boolean)
     save_best_model: bool = attrs.field(default=False, validator=_boolean)
     early_stopping_patience: int | None = attrs.field(default=None, validator=Integer(0, optional=True))
+    max_steps: int | None = attrs.field(default=None, validator=Integer(1, optional=True))
+    val_check_interval: int | float | None = attrs.field(default=None, validator=_val_check_interval)
+    checkpoint_every_n_steps: int | None = attrs.field(default=None, validator=Integer(1, optional=True))
+    monitor: str | None = attrs.field(default=None, validator=_optional_string)
+    mode: str = attrs.field(default="min", validator=_mode)
+    save_top_k: int | None = attrs.field(default=None, validator=Integer(-1, optional=True))
     progress_bar: bool = attrs.field(default=True, validator=_boolean)
 
     def to_dict(self) -> dict[str, Any]:

@@ -69,6 +69,9 @@ class PreparedRun:
             early_stopping_patience=training.early_stopping_patience,
             checkpoint_dir=self.run_dir / CHECKPOINTS if training.checkpoints else None,
             keep_best_checkpoint=training.keep_best_checkpoint, resume_from=self.resume_from,
+            max_steps=training.max_steps, val_check_interval=training.val_check_interval,
+            checkpoint_every_n_steps=training.checkpoint_every_n_steps, monitor=training.monitor,
+            mode=training.mode, save_top_k=training.save_top_k,
         )
 
 
@@ -116,8 +119,10 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
         saved = safe_load(checkpoint, map_location="cpu") if checkpoint else None  # train() checks the rest
         resumed = saved.get("lr_scheduler_state") if isinstance(saved, dict) else None
         with blame(config.source, "lr_scheduler"):
-            rehearse_lr_scheduler(config.lr_scheduler, trainer.optimizer, steps * config.training.epochs,
-                                  resumed=resumed, registry=trainer.registry)
+            total = steps * config.training.epochs
+            rehearse_lr_scheduler(config.lr_scheduler, trainer.optimizer,
+                                  min(total, config.training.max_steps or total), resumed=resumed,
+                                  registry=trainer.registry)
     if trainer.distributed is not None:  # each rank read its own clock: all write where rank 0 does
         shared = [run_dir]
         torch.distributed.broadcast_object_list(shared, src=0, device=trainer.device)

@@ -25,7 +25,8 @@ EPILOG = """examples:
   qembed train runs/polysemy-20250101-120000/config.yaml --resume runs/polysemy-20250101-120000
 
 The run folder ([training] log_dir, default runs/{name}-{timestamp}) holds TensorBoard
-events, history.json, the resolved config.yaml and checkpoints/last.pth and best.pth.
+events, history.json, the resolved config.yaml and checkpoints/ (last.pth and the best,
+epoch=E-step=S-<monitor>=V.pth).
 --resume takes that folder (its newest of last.pth and interrupted.pth) or a checkpoint
 file and continues the run exactly, mid-epoch after Ctrl-C or SIGTERM (exit codes 130, 143);
 [training] epochs counts from the run's start. Every section and key: docs/cli.md.

@@ -50,12 +50,15 @@ class RunState:
     num_epochs: int  # epochs the run was asked for
     steps_per_epoch: int  # optimizer steps per epoch (fixes the schedule's horizon)
     run_step: int = 0  # optimizer steps taken in this run
-    best: float = float("inf")  # best monitored loss so far
-    stale: int = 0  # epochs since it improved
+    best: float = float("inf")  # best monitored score so far (lower is better: see qembed.training.monitor)
+    stale: int = 0  # monitor checks since it improved
+    max_steps: int | None = None  # the most optimizer steps the run takes (None: its epochs')
+    kept: list[list[float | str]] = attrs.field(factory=list)  # the top-k checkpoints: [score, file name], best first
 
     @property
     def total_steps(self) -> int:
-        return self.num_epochs * self.steps_per_epoch
+        epochs = self.num_epochs * self.steps_per_epoch
+        return epochs if self.max_steps is None else min(epochs, self.max_steps)
 
     @property
     def end_epoch(self) -> int:
@@ -175,7 +178,8 @@ def _run_state(saved: Any, source: str) -> RunState | None:
     if saved is None:
         return None
     fields = {field.name for field in attrs.fields(RunState)}
-    if not isinstance(saved, Mapping) or set(saved) != fields:
+    required = {field.name for field in attrs.fields(RunState) if field.default is attrs.NOTHING}
+    if not isinstance(saved, Mapping) or not required <= set(saved) <= fields:  # older files lack later fields
         raise ValueError(f"{source} holds an unreadable run position (expected the fields {sorted(fields)})")
     return RunState(**saved)
 

@@ -107,7 +107,7 @@ def _nearly(found: bytes, expected: bytes) -> bool:
 
 def _corrupt(source: Path, what: str) -> CheckpointIntegrityError:
     return CheckpointIntegrityError(f"{str(source)!r} is corrupted, {what}; it was not loaded (use another "
-                                    "checkpoint, e.g. best.pth or last.pth, or retrain)")
+                                    "checkpoint, e.g. last.pth or a best epoch=...pth, or retrain)")
 
 
 def safe_load(path: str | os.PathLike[str], map_location: Any = "cpu") -> Any:

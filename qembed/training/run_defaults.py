@@ -24,3 +24,9 @@ class RunDefaults:
     checkpoint_dir: str | os.PathLike[str] | None = None
     restore_best_weights: bool = False
     keep_best_checkpoint: bool = True
+    max_steps: int | None = None
+    val_check_interval: int | float | None = None
+    checkpoint_every_n_steps: int | None = None
+    monitor: str | None = None  # None: val_loss, or train_loss without a val loader
+    mode: str = "min"
+    save_top_k: int | None = None  # None: 1, or 0 with keep_best_checkpoint=False

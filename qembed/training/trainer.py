@@ -20,6 +20,7 @@ import json
 import math
 import numbers
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -70,11 +71,13 @@ from qembed.training.interruption import EpochPosition, StopFlag, TrainingInterr
 from qembed.training.lifecycle import Lifecycle
 from qembed.training.loss_call import LossCall, with_uncertainty_penalty
 from qembed.training.loss_terms import LossTerms
+from qembed.training.monitor import Monitor, RunChecks, best_file, produced_metrics
 from qembed.training.optimizer_values import check_optimizer_values
 from qembed.training.progress import EpochProgress
 from qembed.training.run_defaults import RunDefaults
 from qembed.training.seeding import seed_everything
 from qembed.training.step_metrics import STEP_METRICS, MetricSums, read, step_metrics
+from qembed.training.step_plan import StepPlan
 from qembed.training.validation_metrics import ValidationTotals
 
 #: Seeds the generator of evaluation's collapse samples (its own: training's stream is untouched).
@@ -199,6 +202,9 @@ class QuantumTrainer:
         self._stop = StopFlag()  # set by SIGINT / SIGTERM while train() runs
         self._position: EpochPosition | None = None  # how far the running epoch got
         self._resume_position: EpochPosition | None = None  # where a resumed epoch continues
+        self._checks: RunChecks | None = None  # what the running train() call checks and saves
+        #: the best of the top-k checkpoint files the last ``train`` call kept (``None``: none kept)
+        self.best_checkpoint: Path | None = None
         self._evaluation_generator = torch.Generator(device=self.device)
 
     @classmethod
@@ -338,18 +344,34 @@ class QuantumTrainer:
         resume_from: str | os.PathLike[str] | None = None,
         restore_best_weights: bool | None = None,
         keep_best_checkpoint: bool | None = None,
+        max_steps: int | None = None,
+        val_check_interval: int | float | None = None,
+        checkpoint_every_n_steps: int | None = None,
+        monitor: str | None = None,
+        mode: str | None = None,
+        save_top_k: int | None = None,
+        min_delta: float | None = None,
     ) -> History:
-        """Train for ``num_epochs`` epochs; returns (and keeps in ``training_history``)
-        the history, a dict of per-epoch lists. Calling it again continues the run:
-        epochs and steps keep counting and the history grows.
+        """Train for ``num_epochs`` epochs, or ``max_steps`` optimizer steps when fewer;
+        returns (and keeps in ``training_history``) the history, a dict of per-epoch lists.
+        Calling it again continues the run: epochs and steps keep counting and the history grows.
 
-        ``checkpoint_dir``: write ``last.pth`` after every epoch and ``best.pth`` when
-        the monitored loss improves (``interrupted.pth`` on Ctrl-C or SIGTERM: the step
+        ``val_check_interval``: validate every that many optimizer steps (an int) or that
+        fraction of an epoch (a float), besides every epoch end. ``monitor`` (a history
+        metric; ``val_loss``, or ``train_loss`` without a val loader), ``mode`` (``"min"``
+        or ``"max"``) and ``min_delta`` (default: the config's ``early_stopping_min_delta``)
+        decide what improves, for ``early_stopping_patience`` (monitor checks without
+        improvement), ``save_best_model`` (a model-only export to ``model_save_path``) and
+        ``restore_best_weights`` (end with the best check's weights).
+
+        ``checkpoint_dir``: write ``last.pth`` after every epoch and every
+        ``checkpoint_every_n_steps`` steps, and keep the ``save_top_k`` best checkpoints as
+        ``epoch=E-step=S-<monitor>=V.pth`` (-1 all, 0 none; default 1, 0 with
+        ``keep_best_checkpoint=False``); ``interrupted.pth`` on Ctrl-C or SIGTERM (the step
         finishes, the file records where in the epoch the run stopped and
-        :class:`~qembed.training.interruption.TrainingInterrupted` is raised);
-        ``keep_best_checkpoint=False`` writes ``last.pth`` only. ``resume_from``:
-        continue the run a checkpoint came from; ``num_epochs`` counts from that run's
-        start. ``restore_best_weights``: end with the best epoch's weights.
+        :class:`~qembed.training.interruption.TrainingInterrupted` is raised). A file written
+        mid-epoch resumes exactly there. ``resume_from``: continue the run a checkpoint came
+        from; ``num_epochs`` and ``max_steps`` count from that run's start.
 
         Arguments left as ``None`` come from :attr:`run_defaults` (10 epochs, no
         checkpoints, unless :meth:`from_training_arguments` set them).
@@ -360,7 +382,15 @@ class QuantumTrainer:
         num_epochs = defaults.num_epochs if num_epochs is None else num_epochs
         checkpoint_dir = defaults.checkpoint_dir if checkpoint_dir is None else checkpoint_dir
         restore_best_weights = defaults.restore_best_weights if restore_best_weights is None else restore_best_weights
+        explicit_keep_best = keep_best_checkpoint
         keep_best_checkpoint = defaults.keep_best_checkpoint if keep_best_checkpoint is None else keep_best_checkpoint
+        max_steps = defaults.max_steps if max_steps is None else max_steps
+        val_check_interval = defaults.val_check_interval if val_check_interval is None else val_check_interval
+        checkpoint_every_n_steps = (defaults.checkpoint_every_n_steps if checkpoint_every_n_steps is None
+                                    else checkpoint_every_n_steps)
+        monitor = defaults.monitor if monitor is None else monitor
+        mode = defaults.mode if mode is None else mode
+        save_top_k = defaults.save_top_k if save_top_k is None else save_top_k
         if train_dataloader is None:
             raise ValueError("train() needs train_dataloader (a DataLoader or a list of batches)")
         if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
@@ -372,9 +402,20 @@ class QuantumTrainer:
             raise ValueError(f"early_stopping_patience must be None or an integer >= 0, got {early_stopping_patience!r}")
         if save_best_model and model_save_path is None:
             raise ValueError("save_best_model=True needs model_save_path (where to write the best model)")
+        if explicit_keep_best is False and save_top_k not in (None, 0):
+            raise ValueError(f"keep_best_checkpoint=False keeps no best checkpoint but save_top_k={save_top_k!r} "
+                             "asks to keep some; give one of them")
         train_dataloader, val_dataloader, steps = self._checked_loaders(train_dataloader, val_dataloader)
+        plan = StepPlan.checked(max_steps, val_check_interval, checkpoint_every_n_steps, steps,
+                                validates=val_dataloader is not None)
+        watched = Monitor.checked(
+            monitor or ("val_loss" if val_dataloader is not None else "train_loss"), mode,
+            self.config.early_stopping_min_delta if min_delta is None else min_delta,
+            (1 if keep_best_checkpoint else 0) if save_top_k is None else save_top_k,
+            produced_metrics(validates=val_dataloader is not None))
         if self._lr_scheduler_spec is not None:  # a schedule by name spans this run
-            self.lr_scheduler = self._build_lr_scheduler(None, num_epochs * steps)
+            total = num_epochs * steps
+            self.lr_scheduler = self._build_lr_scheduler(None, min(total, max_steps or total))
         generator = rng_state.sampler_generator(train_dataloader)
         if resume_from is None and self.global_step == 0 and self.log_dir is not None and self.is_main_process:
             self.log_dir = run_folder.new_run_folder(self.log_dir)  # a new run never mixes into an old one's files
@@ -382,18 +423,23 @@ class QuantumTrainer:
         writes = [folder, self.log_dir] if self.is_main_process else []
         with ExitStack() as held:
             held.enter_context(run_lock.locked(writes))  # one writer per folder, until train() returns or raises
-            run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps)
+            run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps,
+                           max_steps=plan.max_steps)
             self._position = self._resume_position = None
             if resume_from is not None:
                 run = self._resume(resume_from, run, generator)
-            monitor = "val_loss" if val_dataloader is not None else "train_loss"
-            best_weights = None
+            if self.config.log_every_n_steps > run.total_steps - run.run_step:
+                warnings.warn(f"log_every_n_steps={self.config.log_every_n_steps} is more than the "
+                              f"{run.total_steps - run.run_step} optimizer steps this run takes: only its last "
+                              "step is logged", UserWarning, stacklevel=3)
+            checks = RunChecks(watched, plan, val_dataloader, folder, generator, early_stopping_patience,
+                               model_save_path if save_best_model else None, restore_best_weights)
             self._stop_requested = False
-            self._run = run
+            self._run, self._checks = run, checks
             self._lifecycle.call("qembed_on_train_start", trainer=self)
             held.enter_context(self._stop.installed())  # SIGINT / SIGTERM stop at a step boundary
             try:
-                while self.epoch < run.end_epoch and not self._stop_requested:
+                while self.epoch < run.end_epoch and run.run_step < run.total_steps and not self._stop_requested:
                     self._stop_if_signalled(at_log=True)
                     set_epoch = getattr(getattr(train_dataloader, "sampler", None), "set_epoch", None)
                     if set_epoch is not None:  # a DistributedSampler reshuffles per epoch
@@ -403,22 +449,15 @@ class QuantumTrainer:
                     if val_dataloader is not None:
                         row.update({f"val_{k}": v for k, v in self.validate(val_dataloader).items()})
                     row["epoch"] = self.epoch
-                    improved = row[monitor] < run.best - self.config.early_stopping_min_delta
-                    run.best, run.stale = (row[monitor], 0) if improved else (run.best, run.stale + 1)
                     self.training_history.append(row)
                     self.epoch += 1
-                    self._position = None  # the epoch is complete
+                    self._position = None  # the epoch is complete (or the run: max_steps may end it early)
                     self._write_history()
-                    if improved and save_best_model:
-                        self.save_model(model_save_path)  # type: ignore[arg-type]  # checked not None above
-                    if improved and restore_best_weights:
-                        best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+                    stops = self._monitor_check(row, self.epoch - 1)  # before last.pth, which records the check
                     if folder is not None:
                         self.save_checkpoint(folder / "last.pth", _sampler=generator)
-                        if improved and keep_best_checkpoint:
-                            self.save_checkpoint(folder / "best.pth", _sampler=generator)
                     self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch - 1, metrics=row)
-                    if early_stopping_patience is not None and not improved and run.stale >= early_stopping_patience:
+                    if stops:
                         break
             except KeyboardInterrupt:
                 if folder is not None:
@@ -426,9 +465,9 @@ class QuantumTrainer:
                 self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
                 raise
             finally:
-                self._run = None
-            if best_weights is not None:
-                self.model.load_state_dict(best_weights)
+                self._run, self._checks = None, None
+            if checks.best_weights is not None:
+                self.model.load_state_dict(checks.best_weights)
                 self._applied_probability = None  # the weights brought their own collapse probability
             self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
             return self.training_history
@@ -446,6 +485,55 @@ class QuantumTrainer:
         self.last_checkpoint = target
         self._lifecycle.call("qembed_on_checkpoint", trainer=self, path=str(target))
         return target
+
+    def _monitor_check(self, metrics: Mapping[str, float], epoch: int) -> bool:
+        """One check of the monitored metric in ``metrics`` (an epoch's row, or a mid-epoch
+        validation's): the best-model export, the best weights and the top-k checkpoint
+        files follow an improvement; returns whether early stopping ends the run."""
+        checks, run = self._checks, self._run
+        assert checks is not None and run is not None  # only while train() runs
+        watched = checks.monitor
+        if watched.metric not in metrics:
+            raise ValueError(f"monitor={watched.metric!r}: this run's metrics have no such value (they are "
+                             f"{', '.join(sorted(metrics))}); monitor one of them")
+        value = float(metrics[watched.metric])
+        score = watched.score(value)
+        improved = watched.improves(score, run.best)
+        run.best, run.stale = (score, 0) if improved else (run.best, run.stale + 1)
+        if improved and checks.model_save_path is not None:
+            self.save_model(checks.model_save_path)
+        if improved and checks.restore_best_weights:
+            checks.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        if checks.folder is not None and watched.keeps(score, run.kept):
+            name = watched.filename(epoch, self.global_step, value)
+            for dropped in watched.admit(score, name, run.kept):
+                self._remove_checkpoint(checks.folder / dropped)
+            self.save_checkpoint(checks.folder / name, _sampler=checks.sampler)
+        self.best_checkpoint = best_file(checks.folder, run.kept)
+        patience = checks.patience
+        return patience is not None and not improved and run.stale >= patience
+
+    def _step_checks(self, run: RunState, epoch_step: int) -> None:
+        """After an optimizer step inside an epoch: validate and check the monitor, and write
+        ``last.pth``, when the step plan says (the epoch's or run's end does both anyway)."""
+        checks = self._checks
+        if checks is None or epoch_step == run.steps_per_epoch or run.run_step == run.total_steps:
+            return
+        saves = checks.folder is not None and checks.plan.checkpoints_at(run.run_step)
+        if checks.val_dataloader is not None and checks.plan.validates_at(run.run_step, epoch_step):
+            metrics = {f"val_{k}": v for k, v in self.validate(checks.val_dataloader).items()}  # hooks see it
+            if checks.monitor.metric.startswith("val_"):
+                kept = list(run.kept)
+                if self._monitor_check(metrics, self.epoch):
+                    self.request_stop()
+                saves = saves or (checks.folder is not None and run.kept != kept)  # last.pth is the newest
+        if saves:
+            self.save_checkpoint(checks.folder / "last.pth", _sampler=checks.sampler)  # type: ignore[operator]  # saves needs a folder
+
+    def _remove_checkpoint(self, path: Path) -> None:
+        """Delete a checkpoint that left the top k (each rank its own part)."""
+        target = path if self.is_main_process else checkpoint.rank_path(path, self.distributed.rank)  # type: ignore[union-attr]  # a rank > 0
+        target.unlink(missing_ok=True)
 
     def _resume(self, path: str | os.PathLike[str], run: RunState, generator: Any) -> RunState:
         """Continue the run ``path`` holds: every check first, so that a refused
@@ -470,7 +558,7 @@ class QuantumTrainer:
         if part is not None:
             self.replay.load_state_dict(part["replay_state"])
             rng_state.restore(part["rng"], generator)
-        saved.num_epochs = run.num_epochs  # counted from the run's start
+        saved.num_epochs, saved.max_steps = run.num_epochs, run.max_steps  # counted from the run's start
         if position is not None:
             self._resume_position = EpochPosition.from_state(position, tuple(STEP_METRICS), self.device)
         return saved
@@ -561,11 +649,16 @@ class QuantumTrainer:
                     window_weight = 0
                     position.batches_done, position.collapse_sum, position.batches_seen = (
                         index + 1, collapse_sum, batches_seen)
-                    logs = self.global_step % log_every == 0
+                    ends_run = run.run_step >= run.total_steps
+                    logs = self.global_step % log_every == 0 or ends_run  # the run's last step is always logged
                     if logs:
                         self._log(window.reduced(self._across_ranks).means(), progress)
                         window.merge_into(epoch_sums)
+                    self._step_checks(run, math.ceil((index + 1) / accumulate))
                     self._stop_if_signalled(at_log=logs)
+                    if ends_run and index + 1 < batches:  # max_steps ends the run mid-epoch
+                        progress.update()
+                        break
                 progress.update()
                 if self._stop_requested:
                     break

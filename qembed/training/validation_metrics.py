@@ -40,6 +40,12 @@ _SUMS = ("loss", "correct", "nll", "brier", "targets", "uncertainty", "predictiv
          "sense_entropy", "entanglement_strength", "superposition_coherence", "examples")
 
 
+#: every metric :meth:`ValidationTotals.result` can return (the AUROCs only for one label per example)
+METRICS = ("loss", "accuracy", "uncertainty", "predictive_entropy", "mutual_information", "sense_entropy", "ece",
+           "nll", "brier", "entanglement_strength", "superposition_coherence", "uncertainty_auroc",
+           "predictive_entropy_auroc")
+
+
 class ValidationTotals:
     def __init__(self, device: torch.device) -> None:
         self.sums = torch.zeros(len(_SUMS), device=device, dtype=torch.float64)

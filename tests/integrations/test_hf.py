@@ -104,12 +104,13 @@ def test_the_seeds_training_arguments_train_and_log_to_logs(corpus, tmp_path, mo
     steps = 3 * math.ceil(len(corpus.train) / 8)
     assert history["lr"][-1] == pytest.approx(5e-5 * steps / 500)  # still warming up, as in HF
     tags = scalar_tags(tmp_path / "logs")
-    # logging_steps keeps HF's default of 500: per-epoch curves only in a 24-step run, as in HF
+    # logging_steps keeps HF's default of 500: in a 24-step run only the last step is logged per step
     assert {"epoch/train_loss", "epoch/uncertainty", "epoch/collapse_probability", "val/loss",
             "epoch/val_accuracy"} <= set(tags)
-    assert not any(tag.startswith("train/") for tag in tags)
+    assert {len(points) for tag, points in tags.items() if tag.startswith("train/")} == {1}
     assert tags["epoch/train_loss"] == pytest.approx(history["train_loss"])
-    assert sorted(p.name for p in (tmp_path / "quantum-bert-finetuned").iterdir()) == ["best.pth", "last.pth"]
+    best, last = sorted(p.name for p in (tmp_path / "quantum-bert-finetuned").iterdir())
+    assert last == "last.pth" and best.startswith("epoch=") and "-val_loss=" in best
 
 
 def test_every_mapped_field_reaches_the_trainer(corpus, tmp_path):
@@ -157,24 +158,56 @@ def test_load_best_model_at_end_restores_the_best_epoch(corpus, tmp_path):
     history = trainer.train()
     best = min(range(3), key=history["val_loss"].__getitem__)
     assert trainer.validate(trainer.run_defaults.val_dataloader)["loss"] == pytest.approx(history["val_loss"][best])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pth", "last.pth"]  # HF keeps best and last too
+    names = sorted(p.name for p in tmp_path.iterdir())  # HF keeps best and last too
+    per_epoch = math.ceil(len(corpus.train) / 16)
+    value = history["val_loss"][best]
+    assert names == [f"epoch={best}-step={(best + 1) * per_epoch}-val_loss={value:.4f}.pth", "last.pth"]
     assert trainer.log_dir is None  # report_to=[]: no TensorBoard
 
 
+def test_steps_fields_set_max_steps_step_validation_step_checkpoints_and_the_monitor(corpus, tmp_path):
+    seen = []
+
+    class Saved:
+        @plugins.hookimpl
+        def qembed_on_checkpoint(self, trainer, path):
+            seen.append((trainer.global_step, os.path.basename(path)))
+
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=5, per_device_train_batch_size=16,
+                             eval_strategy="steps", eval_steps=2, save_strategy="steps", save_steps=0.5,
+                             metric_for_best_model="accuracy", report_to=[], disable_tqdm=True, use_cpu=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnusedTrainingArgumentWarning)  # every steps field is honoured
+        trainer = QuantumTrainer.from_training_arguments(args, tiny_bert(corpus), "quantum",
+                                                         train_dataset=corpus.train, eval_dataset=corpus.val,
+                                                         data_collator=pad_collate, plugins=[Saved()])
+    defaults = trainer.run_defaults
+    assert (defaults.max_steps, defaults.val_check_interval, defaults.checkpoint_every_n_steps) == (5, 2, 3)
+    assert (defaults.monitor, defaults.mode) == ("val_accuracy", "max")  # HF: greater_is_better for a non-loss
+    trainer.train()
+    assert trainer.global_step == 5 and trainer.lr_scheduler.last_epoch == 5
+    assert (3, "last.pth") in seen and (5, "last.pth") in seen  # save_steps=0.5 of 5 steps, and the run's end
+    assert trainer.best_checkpoint is not None and "-val_accuracy=" in trainer.best_checkpoint.name
+
+
+def test_eval_strategy_steps_needs_an_eval_dataset(corpus, tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path), eval_strategy="steps", eval_steps=2)
+    with pytest.raises(ConfigError, match="eval_strategy='steps' needs an eval_dataset"):
+        QuantumTrainer.from_training_arguments(args, tiny_bert(corpus), "quantum", train_dataset=corpus.train,
+                                               data_collator=pad_collate)
+
+
 def test_a_field_without_a_meaning_warns_by_name_and_the_rest_still_applies(corpus, tmp_path):
-    args = TrainingArguments(output_dir=str(tmp_path), label_smoothing_factor=0.1, eval_steps=3,
-                             eval_strategy="steps", save_steps=7, report_to=["tensorboard"])
+    args = TrainingArguments(output_dir=str(tmp_path), label_smoothing_factor=0.1, report_to=["tensorboard"])
     with pytest.warns(UnusedTrainingArgumentWarning) as caught:
         QuantumTrainer.from_training_arguments(args, tiny_bert(corpus), "quantum", train_dataset=corpus.train,
                                                eval_dataset=corpus.val, data_collator=pad_collate)
     messages = "\n".join(str(w.message) for w in caught)
-    for name in ("label_smoothing_factor=0.1", "eval_steps=3", "save_steps=7", "eval_strategy='steps'"):
-        assert name in messages
+    assert "label_smoothing_factor=0.1" in messages
     assert list(tmp_path.iterdir()) == []  # nothing written before train()
 
 
 @pytest.mark.parametrize(("fields", "config", "optimizer", "message"), [
-    ({"max_steps": 10}, None, "quantum", "max_steps=10: QuantumTrainer trains whole epochs"),
     ({"num_train_epochs": 2.5}, None, "quantum", "num_train_epochs=2.5"),
     ({"gradient_accumulation_steps": 2}, {"gradient_accumulation_steps": 4}, "quantum",
      "gradient_accumulation_steps=2 but quantum_training_config\\['gradient_accumulation_steps'\\] is 4"),
@@ -183,7 +216,7 @@ def test_a_field_without_a_meaning_warns_by_name_and_the_rest_still_applies(corp
     ({"learning_rate": 0.01}, None, {"name": "quantum", "lr": 0.1},
      "learning_rate=0.01 but the optimizer spec\\['lr'\\] is 0.1"),
     ({"load_best_model_at_end": True, "eval_strategy": "epoch", "save_strategy": "epoch",
-      "metric_for_best_model": "accuracy"}, None, "quantum", "metric_for_best_model='accuracy'"),
+      "metric_for_best_model": "bleu"}, None, "quantum", "metric_for_best_model='bleu': monitor='val_bleu'"),
     ({}, {"superposition_shedule": "linear"}, "quantum", "unknown key 'superposition_shedule'"),
 ])
 def test_contradictions_and_unsupported_values_are_named_before_anything_is_built(

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from transformers import TrainingArguments, default_data_collator, get_scheduler
 
 from qembed.training.config import ConfigError, QuantumTrainingConfig
+from qembed.training.monitor import Monitor, produced_metrics
 from qembed.training.run_defaults import RunDefaults
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 #: The ``TrainingArguments`` fields qembed honours, and what each becomes.
 MAPPED: dict[str, str] = {
-    "output_dir": "checkpoint_dir: last.pth every epoch, best.pth on improvement",
+    "output_dir": "checkpoint_dir: last.pth every epoch, the best as epoch=E-step=S-<monitor>=V.pth",
     "num_train_epochs": "num_epochs (whole epochs)",
     "per_device_train_batch_size": "the training DataLoader's batch size (shuffled)",
     "per_device_eval_batch_size": "the validation DataLoader's batch size",
@@ -57,16 +58,18 @@ MAPPED: dict[str, str] = {
     "report_to": "TensorBoard when it lists 'tensorboard'; other reporters warn",
     "logging_strategy": "'steps': every logging_steps; 'epoch': once per epoch",
     "logging_steps": "log_every_n_steps (a ratio < 1: of all steps)",
-    "save_strategy": "'no': no checkpoints; otherwise once per epoch",
+    "save_strategy": "'no': no checkpoints; 'steps': also every save_steps; otherwise once per epoch",
+    "save_steps": "checkpoint_every_n_steps with save_strategy='steps' (a ratio < 1: of all steps)",
     "save_total_limit": "1 without load_best_model_at_end: last.pth only",
-    "load_best_model_at_end": "restore_best_weights (monitoring val_loss)",
-    "metric_for_best_model": "must be 'loss' / 'eval_loss' (QuantumTrainer monitors val_loss)",
-    "greater_is_better": "must be False for a loss",
-    "eval_strategy": "validation once per epoch when eval_dataset is given",
+    "load_best_model_at_end": "restore_best_weights (monitoring metric_for_best_model)",
+    "metric_for_best_model": "monitor: 'X' or 'eval_X' is val_X (None: val_loss)",
+    "greater_is_better": "mode: 'max' when True, else 'min'",
+    "eval_strategy": "validation once per epoch when eval_dataset is given; 'steps': also every eval_steps",
+    "eval_steps": "val_check_interval with eval_strategy='steps' (default logging_steps; a ratio < 1: of all steps)",
     "disable_tqdm": "progress_bar=False",
     "use_cpu": "device='cpu'",
     "no_cuda": "device='cpu'",
-    "max_steps": "must be -1 (QuantumTrainer trains whole epochs)",
+    "max_steps": "max_steps (> 0: the run's length, num_train_epochs then unused, as in HF)",
 }
 
 #: Fields not to warn about: set by the environment (``local_rank``, ``_n_gpu``), or flags
@@ -100,8 +103,6 @@ def trainer_from_training_arguments(
             raise TypeError(f"{key}= comes from the TrainingArguments here; set it there")
     reference = type(args)(output_dir=args.output_dir)  # the defaults, resolved the same way
     _warn_unused(args, reference)
-    epochs = _whole_epochs(args)
-    _check_best_model_metric(args)
     collate = data_collator if data_collator is not None else default_data_collator
     train_loader = _loader("train_dataset", train_dataset, args, args.per_device_train_batch_size, collate,
                            shuffle=True)
@@ -110,9 +111,12 @@ def trainer_from_training_arguments(
     if eval_loader is None and args.load_best_model_at_end:
         raise ConfigError("TrainingArguments.load_best_model_at_end=True needs an eval_dataset to pick the best "
                           "epoch by")
+    monitor, mode = _monitor(args, validates=eval_loader is not None)
     config = _merged_config(args, reference, quantum_training_config)
     steps_per_epoch = math.ceil(len(train_loader) / config["gradient_accumulation_steps"])
-    total_steps = epochs * steps_per_epoch
+    max_steps = args.max_steps if args.max_steps is not None and args.max_steps > 0 else None
+    epochs = _whole_epochs(args) if max_steps is None else math.ceil(max_steps / steps_per_epoch)
+    total_steps = epochs * steps_per_epoch if max_steps is None else max_steps
     config.setdefault("log_every_n_steps", _log_every(args, steps_per_epoch, total_steps))
     use_cpu = args.use_cpu or getattr(args, "no_cuda", False)
     trainer = trainer_class(
@@ -130,7 +134,16 @@ def trainer_from_training_arguments(
         **trainer_options,
     )
     save = _value(args.save_strategy) != "no"
+    steps_eval = _value(args.eval_strategy) == "steps"
+    if steps_eval and eval_loader is None:
+        raise ConfigError("TrainingArguments.eval_strategy='steps' needs an eval_dataset to validate with")
     trainer.run_defaults = RunDefaults(
+        max_steps=max_steps,
+        monitor=monitor,
+        mode=mode,
+        val_check_interval=_steps(args.eval_steps or args.logging_steps, total_steps) if steps_eval else None,
+        checkpoint_every_n_steps=(_steps(args.save_steps, total_steps) if _value(args.save_strategy) == "steps"
+                                  else None),
         train_dataloader=train_loader,
         val_dataloader=eval_loader,
         num_epochs=epochs,
@@ -151,11 +164,6 @@ def _warn_unused(args: TrainingArguments, reference: TrainingArguments) -> None:
         value = getattr(args, name)
         if value != getattr(reference, name):
             _warn(f"TrainingArguments.{name}={value!r} has no QuantumTrainer equivalent and is not used")
-    if _value(args.save_strategy) == "steps" and args.save_steps != reference.save_steps:
-        _warn(f"TrainingArguments.save_steps={args.save_steps!r} is not used: QuantumTrainer checkpoints once "
-              "per epoch (save_strategy='epoch')")
-    if _value(args.eval_strategy) == "steps":
-        _warn("TrainingArguments.eval_strategy='steps' is not used: QuantumTrainer validates once per epoch")
     other_reporters = sorted(set(_reporters(args)) - {"tensorboard"})
     if other_reporters and _reporters(args) != _reporters(reference):
         _warn(f"TrainingArguments.report_to={other_reporters!r} is not used: QuantumTrainer logs to TensorBoard; "
@@ -179,10 +187,12 @@ def _reporters(args: TrainingArguments) -> list[str]:
     return [report_to] if isinstance(report_to, str) else list(report_to or [])
 
 
+def _steps(value: float, total_steps: int) -> int:
+    """An HF ``*_steps`` field in optimizer steps: a ratio < 1 is a share of all steps."""
+    return max(1, math.ceil(value * total_steps) if value < 1 else int(value))
+
+
 def _whole_epochs(args: TrainingArguments) -> int:
-    if args.max_steps is not None and args.max_steps > 0:
-        raise ConfigError(f"TrainingArguments.max_steps={args.max_steps}: QuantumTrainer trains whole epochs; "
-                          "set num_train_epochs instead")
     epochs = args.num_train_epochs
     if not float(epochs).is_integer() or epochs < 1:
         raise ConfigError(f"TrainingArguments.num_train_epochs={epochs!r}: QuantumTrainer trains whole epochs; "
@@ -190,15 +200,18 @@ def _whole_epochs(args: TrainingArguments) -> int:
     return int(epochs)
 
 
-def _check_best_model_metric(args: TrainingArguments) -> None:
-    if not args.load_best_model_at_end:
-        return
-    if args.metric_for_best_model not in (None, "loss", "eval_loss"):
-        raise ConfigError(f"TrainingArguments.metric_for_best_model={args.metric_for_best_model!r}: QuantumTrainer "
-                          "picks the best epoch by val_loss; use 'loss' or 'eval_loss'")
-    if args.greater_is_better:
-        raise ConfigError("TrainingArguments.greater_is_better=True: the best epoch is the one with the lowest "
-                          "val_loss; set it to False")
+def _monitor(args: TrainingArguments, validates: bool) -> tuple[str | None, str]:
+    """``metric_for_best_model`` and ``greater_is_better`` as ``train``'s monitor and mode:
+    HF's evaluation metric ``X`` or ``eval_X`` is qembed's ``val_X``."""
+    metric = args.metric_for_best_model
+    if metric is None:
+        return None, "min"
+    monitor, mode = f"val_{metric.removeprefix('eval_')}", "max" if args.greater_is_better else "min"
+    try:
+        Monitor.checked(monitor, mode, 0.0, 1, produced_metrics(validates=validates))
+    except ValueError as err:
+        raise ConfigError(f"TrainingArguments.metric_for_best_model={metric!r}: {err}") from None
+    return monitor, mode
 
 
 def _loader(name: str, dataset: Any, args: TrainingArguments, batch_size: int, collate: Callable[..., Any], *,
@@ -266,8 +279,7 @@ def _merged_config(args: TrainingArguments, reference: TrainingArguments,
 def _log_every(args: TrainingArguments, steps_per_epoch: int, total_steps: int) -> int:
     if _value(args.logging_strategy) in ("epoch", "no"):
         return steps_per_epoch
-    steps = args.logging_steps
-    return max(1, math.ceil(steps * total_steps) if steps < 1 else int(steps))
+    return _steps(args.logging_steps, total_steps)
 
 
 def _optimizer(args: TrainingArguments, reference: TrainingArguments, optimizer: Any) -> Any:
