@@ -525,3 +525,23 @@ def test_every_relative_link_and_anchor_exists():
             elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
                 broken.append(f"{path.relative_to(REPO_ROOT)}: {target} (no such heading)")
     assert not broken, broken
+
+
+def test_the_readme_tour_writes_step_curves_and_a_rerun_gets_its_own_folder(tmp_path, monkeypatch):
+    """The tour's first block, run twice: TensorBoard holds per-step curves, and the second run
+    writes runs/tour/version_1 instead of mixing into the first run's files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tour = next(block for block in code_blocks(README) if block.info == RUNNABLE)
+    monkeypatch.chdir(tmp_path)
+    with torch.random.fork_rng(devices=[]):
+        for _ in range(2):
+            exec(compile(tour.code, "README.md", "exec"), {"__name__": "readme_tour"})
+    first, second = tmp_path / "runs" / "tour", tmp_path / "runs" / "tour" / "version_1"
+    for folder in (first, second):
+        events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+        events.Reload()
+        steps = [event.step for event in events.Scalars("train/loss")]
+        assert len(steps) >= 10 and steps == sorted(set(steps)), steps  # one curve per run, never backwards
+        assert (folder / "history.json").is_file()
+    assert len(list(first.glob("events.out.tfevents.*"))) == 1
