@@ -174,7 +174,8 @@ def build_model(config: RunConfig, data: Data) -> nn.Module:
 
 
 def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Sequence[Any]) -> QuantumTrainer:
-    """The optimizer, loss and LR scheduler by name, then the trainer over ``model``."""
+    """The optimizer, loss, LR scheduler and loggers by name, then the trainer over ``model``,
+    given the run config's sections as hyperparameters (``[quantum]`` is its own config)."""
     source = config.source
     with blame(source, "training"):
         resolve_device(config.training.device)  # checked here; the trainer picks the device for each torchrun rank
@@ -192,10 +193,14 @@ def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Seq
         name, options = config.lr_scheduler["name"], {k: v for k, v in config.lr_scheduler.items() if k != "name"}
         with blame(source, "lr_scheduler"):
             scheduler = getattr(torch.optim.lr_scheduler, name)(optimizer, **options)
+    with blame(source, "training"):
+        loggers = [plugins.create("loggers", spec, run_dir) for spec in config.training.loggers]
+    hyperparameters = {section: values for section, values in config.to_dict(run_dir).items() if section != "quantum"}
     with blame(source, "quantum"):
         return QuantumTrainer(model, optimizer, loss, config.quantum, device=config.training.device, log_dir=run_dir,
                               plugins=hooks, progress_bar=config.training.progress_bar,
-                              seed=config.training.seed, lr_scheduler=scheduler)
+                              seed=config.training.seed, lr_scheduler=scheduler, loggers=loggers,
+                              hyperparameters=hyperparameters)
 
 
 def _module_data(source: str, name: str, options: dict[str, Any]) -> Data:

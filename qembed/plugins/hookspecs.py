@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from qembed.plugins.contracts import ClippingStrategy, Collapse, Loss, Optimizer, ReplayStrategy, Schedule
+from qembed.plugins.contracts import ClippingStrategy, Collapse, Logger, Loss, Optimizer, ReplayStrategy, Schedule
 from qembed.plugins.markers import hookspec
 
 if TYPE_CHECKING:
@@ -89,6 +89,17 @@ def qembed_register_collapse() -> Mapping[str, Callable[..., Collapse]]:
     :class:`qembed.nn.CollapseStrategy` (see :class:`~qembed.plugins.contracts.Collapse`)
     that, given sense amplitudes and context, returns sense weights (soft) or a one-hot
     choice (hard, with a straight-through gradient).
+    """
+
+
+@hookspec
+def qembed_register_loggers() -> Mapping[str, Callable[..., Logger]]:
+    """Register loggers (metric stores: TensorBoard, CSV, W&B, MLflow...).
+
+    Each factory is called as ``factory(log_dir, **options)`` (``log_dir``: the trainer's
+    run folder, a ``Path``, or ``None``) and returns a
+    :class:`~qembed.plugins.contracts.Logger`; it writes nothing until ``start``. A
+    trainer picks loggers by name with ``loggers=[...]``.
     """
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from qembed.plugins.contracts import ClippingStrategy, Collapse, Loss, Optimizer, ReplayStrategy, Schedule
+from qembed.plugins.contracts import ClippingStrategy, Collapse, Logger, Loss, Optimizer, ReplayStrategy, Schedule
 
 
 @attrs.frozen
@@ -30,6 +30,7 @@ KIND_TABLE: tuple[Kind, ...] = (
     Kind("clipping", "gradient clipping strategy", ClippingStrategy),
     Kind("replay", "replay strategy", ReplayStrategy),
     Kind("collapse", "collapse strategy", Collapse),
+    Kind("loggers", "logger", Logger),
 )
 
 KINDS: tuple[str, ...] = tuple(kind.name for kind in KIND_TABLE)

@@ -8,6 +8,7 @@ from typing import Any
 from qembed.plugins import KINDS
 from qembed.testing.clipping import check_clipping
 from qembed.testing.collapse import check_collapse
+from qembed.testing.loggers import check_logger
 from qembed.testing.losses import check_loss
 from qembed.testing.optimizers import check_optimizer
 from qembed.testing.replay import check_replay
@@ -20,6 +21,7 @@ CHECKS: dict[str, Callable[..., None]] = {
     "clipping": check_clipping,
     "replay": check_replay,
     "collapse": check_collapse,
+    "loggers": check_logger,
 }
 
 

@@ -38,7 +38,7 @@ from qembed.nn.embeddings import collapse_sampling, quantum_embedding_layers
 from qembed.nn.entanglement import EntanglementLayer, pair_summary
 from qembed.nn.roles import role_of
 from qembed.plugins import PluginRegistry, default_registry
-from qembed.plugins.contracts import Schedule
+from qembed.plugins.contracts import Logger, Schedule
 from qembed.plugins.suppliers import ComponentSuppliers
 from qembed.training.batches import (
     ModelCall,
@@ -50,7 +50,7 @@ from qembed.training.batches import (
     with_sample_logits,
     without_entanglement,
 )
-from qembed.training import checkpoint, rng_state, run_lock
+from qembed.training import checkpoint, logger_relay, rng_state, run_lock
 from qembed.training.checkpoint import RunState
 from qembed.training.checkpoint_io import (
     atomic_save,
@@ -65,8 +65,10 @@ from qembed.training.distributed import Distributed, ShardSampler
 from qembed.training.errors import TrainingDivergedError
 from qembed.training.examples import batch_size, concat_batches
 from qembed.training.history import History
+from qembed.training.hyperparameters import trainer_hyperparameters
 from qembed.training.interruption import EpochPosition, StopFlag, TrainingInterrupted
 from qembed.training.lifecycle import Lifecycle
+from qembed.training.logger_relay import logger_specs
 from qembed.training.loss_call import LossCall, with_uncertainty_penalty
 from qembed.training.loss_terms import LossTerms
 from qembed.training.optimizer_values import check_optimizer_values
@@ -102,8 +104,11 @@ class QuantumTrainer:
     ``quantum_training_config``: a dict or :class:`QuantumTrainingConfig`.
     ``lr_scheduler``: a ``torch.optim.lr_scheduler.LRScheduler`` over the trainer's
     optimizer, or a callable that builds one from it; stepped after every optimizer
-    step and saved in checkpoints. ``device``: ``None`` picks CUDA when available. ``log_dir``: TensorBoard logs and
-    ``history.json`` go there. ``plugins``: plugin objects for this trainer only.
+    step and saved in checkpoints. ``device``: ``None`` picks CUDA when available. ``log_dir``: the run folder, where
+    ``history.json`` and the loggers' files go. ``plugins``: plugin objects for this trainer only. ``loggers``: logger
+    names, ``{"name": ..., **options}`` specs or built loggers (``None``: TensorBoard when there is a ``log_dir``).
+    ``hyperparameters``: a mapping of sections (``{"data": {...}}``) added to the hyperparameters every logger
+    receives (:attr:`hyperparameters`, see :mod:`qembed.training.hyperparameters`).
     """
 
     def __init__(
@@ -119,12 +124,16 @@ class QuantumTrainer:
         progress_bar: bool = True,
         seed: int | None = None,
         lr_scheduler: LRScheduler | Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
+        loggers: Sequence[Any] | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.config = QuantumTrainingConfig.from_value(quantum_training_config)
         self.log_dir = Path(log_dir) if log_dir is not None else None
-        self.registry: PluginRegistry = default_registry().for_trainer(self, plugins)
+        logger_spec_list = logger_specs(loggers, self.log_dir)
+        relay = [logger_relay] if logger_spec_list else []  # a trainer without loggers pays nothing
+        self.registry: PluginRegistry = default_registry().for_trainer(self, [*plugins, *relay])
         self.distributed = Distributed() if self.config.distributed_training else None
         if self.distributed is None:
             self.device = resolve_device(device)
@@ -161,6 +170,12 @@ class QuantumTrainer:
         self.model = model
         self.optimizer = self._build_optimizer(optimizer)  # moving the model later keeps its parameters
         self.lr_scheduler = self._build_lr_scheduler(lr_scheduler)
+        self.loggers: list[Logger] = [self._create(f"loggers[{index}]", "loggers", spec, self.log_dir)
+                                      for index, spec in enumerate(logger_spec_list)]
+        #: what every logger receives as hyperparameters: flat ``name -> value``
+        self.hyperparameters = trainer_hyperparameters(
+            config=self.config.to_dict(), model=model, optimizer_spec=optimizer, optimizer=self.optimizer,
+            loss_spec=loss_fn, loss=self.loss_fn, given=hyperparameters)
         # everything above only checked and built; from here on the model is changed
         self.model.to(self.device)
         self._configure_model()
