@@ -24,6 +24,18 @@ settings.load_profile("qembed")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def offline_loggers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Nothing a test logs leaves the machine: W&B offline, MLflow into a local file store
+    (MLflow 3 keeps the file store behind ``MLFLOW_ALLOW_FILE_STORE``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WANDB_MODE", "offline")
+        patch.setenv("WANDB_SILENT", "true")
+        patch.setenv("MLFLOW_TRACKING_URI", f"file:{tmp_path_factory.mktemp('mlruns')}")
+        patch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+        yield
+
+
 @pytest.fixture
 def registry() -> PluginRegistry:
     """A fresh registry that loads entry points from the current ``sys.path``."""

@@ -162,6 +162,7 @@ def test_resume_from_a_missing_foreign_or_newer_file_is_named(small, tmp_path):
 
 
 def test_ctrl_c_writes_interrupted_pth_closes_the_writer_and_reraises(small, tmp_path):
+    from qembed.training import logger_relay
     from qembed_plugins.tensorboard import TensorBoardLogger
 
     trainer, train, _, _ = small
@@ -171,9 +172,10 @@ def test_ctrl_c_writes_interrupted_pth_closes_the_writer_and_reraises(small, tmp
         def qembed_on_log(self, trainer, step, metrics):
             raise KeyboardInterrupt
 
-    logger = TensorBoardLogger()
-    trainer._lifecycle = type(trainer._lifecycle)(trainer.registry.with_plugins([CtrlC(), logger]))
     trainer.log_dir = tmp_path / "logs"
+    logger = TensorBoardLogger(trainer.log_dir)
+    trainer.loggers = [logger]
+    trainer._lifecycle = type(trainer._lifecycle)(trainer.registry.with_plugins([CtrlC(), logger_relay]))
     trainer.config.log_every_n_steps = 2
     with pytest.raises(KeyboardInterrupt):
         trainer.train(train, num_epochs=2, checkpoint_dir=tmp_path / "checkpoints")

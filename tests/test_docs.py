@@ -45,6 +45,7 @@ KIND_PAGES = {
     "replay": "training/replay.md",
     "collapse": "models.md",
     "lr_schedulers": "training/lr_schedules.md",
+    "loggers": "loggers.md",
 }
 
 
@@ -129,7 +130,7 @@ def test_the_main_pages_have_runnable_blocks():
     pages = {p.relative_to(REPO_ROOT).as_posix() for p in RUNNABLE_PAGES}
     assert {"README.md", "docs/training/README.md", "docs/training/quantum_trainer.md",
             "docs/training/losses.md", "docs/training/optimizers.md", "docs/plugins.md",
-            "docs/tensorboard.md", "docs/measures.md", "docs/plugin_hooks.md"} <= pages
+            "docs/loggers.md", "docs/measures.md", "docs/plugin_hooks.md"} <= pages
 
 
 @pytest.mark.slow
@@ -202,7 +203,7 @@ def test_every_component_key_names_the_plugin_kind_it_selects():
 # --- the run-config schema of `qembed train` ------------------------------------------
 
 #: what docs/cli.md calls the types of a signature's or an attrs field's annotation
-_TYPE_WORDS = {"int": "int", "float": "float", "bool": "bool", "str": "string", "Any": "any"}
+_TYPE_WORDS = {"int": "int", "float": "float", "bool": "bool", "str": "string", "Any": "any", "list": "list"}
 
 
 def _type_words(annotation: Any) -> str:
@@ -256,8 +257,8 @@ def _schema_keys() -> dict[str, dict[str, tuple[set[str], list[Any]]]]:
                 add("data", name, parameter.annotation, None if name == "seed" else parameter.default)  # [training] seed
     for field in attrs.fields(run_schema.TrainingSection):
         bound = f" >= {field.validator.minimum}" if getattr(field.validator, "minimum", None) is not None else ""
-        keys["training"][field.name] = ({_type_words(field.type) + bound}, [] if field.default is None else
-                                        [field.default])
+        default = field.default.factory() if isinstance(field.default, attrs.Factory) else field.default
+        keys["training"][field.name] = ({_type_words(field.type) + bound}, [] if default is None else [default])
     return keys
 
 
@@ -425,7 +426,7 @@ def _normalised(tag: str, text: str) -> str:
 
 
 def test_every_tensorboard_tag_is_in_the_tensorboard_page(tiny_run):
-    text = page("tensorboard.md")
+    text = page("loggers.md")
     history_words = code_words(section(page("training/quantum_trainer.md"), "History keys"))
     missing = sorted({_normalised(tag, text) for tag in tiny_run.scalar_tags + tiny_run.histogram_tags}
                      - inline_code(text))

@@ -352,9 +352,18 @@ def test_plugins_check_names_a_distribution_and_reports_one_that_did_not_load(ma
     ]
 
 
-def test_plugins_check_of_a_plugin_without_components_says_so(capsys):
-    assert main(["plugins", "check", "tensorboard"]) == 0
-    assert capsys.readouterr().out.startswith("nothing to check: qembed ")
+def test_plugins_check_of_a_plugin_without_components_says_so(make_distribution, monkeypatch, capsys):
+    make_distribution("log-watcher", "1.0", {"watcher": "log_watcher"}, {"log_watcher": """
+        from qembed import hookimpl
+
+        @hookimpl
+        def qembed_on_log(trainer, step, metrics):
+            pass
+        """})
+    fresh = PluginRegistry()
+    monkeypatch.setattr(plugins_command, "default_registry", lambda: fresh)
+    assert main(["plugins", "check", "log-watcher"]) == 0
+    assert capsys.readouterr().out.startswith("nothing to check: log-watcher 1.0 ")
 
 
 def test_plugins_check_of_an_unknown_name_is_a_one_line_error_with_a_suggestion(capsys):

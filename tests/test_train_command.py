@@ -234,6 +234,17 @@ def test_the_step_and_monitor_keys_reach_the_trainer(workdir):
     assert steps == [2, 4, 6]  # every validation's check kept (save_top_k = -1)
 
 
+def test_the_training_loggers_key_picks_the_loggers_and_they_get_the_whole_run_config(workdir):
+    (workdir / "tiny.toml").write_text(TINY.replace("progress_bar = false", 'progress_bar = false\nloggers = ["csv"]'))
+    assert main(["train", "tiny.toml", "--set", "training.epochs=1"]) == 0
+    run_dir = workdir / "runs" / "tiny"
+    assert (run_dir / "metrics.csv").exists() and not list(run_dir.glob("events.out.tfevents.*"))
+    hparams = yaml.safe_load((run_dir / "hparams.yaml").read_text())
+    assert hparams["optimizer/name"] == "quantum" and hparams["data/num_train"] == 32
+    assert hparams["training/epochs"] == 1 and hparams["log_every_n_steps"] == 2
+    assert hparams["lr_scheduler/name"] == "StepLR" and hparams["model/name"] == "QuantumClassifier"
+
+
 def test_a_masked_lm_trains_on_masked_tokens_of_the_corpus(workdir):
     write(workdir, "mlm.toml", TINY.replace('name = "quantum"\nuncertainty_weight = 0.05', 'name = "cross_entropy"'))
     assert main(["train", "mlm.toml", "--set", "model.name=QuantumMaskedLM", "--set", "data.mask_probability=0.3",
@@ -308,6 +319,10 @@ def test_a_user_data_module_gives_the_loaders_and_the_model_its_sizes(workdir, c
          "tiny.toml: [training] mode must be \"min\" or \"max\", got 'best'"),
         (("epochs = 2", "epochs = 2\nmonitor = 'val_acuracy'"), "monitor='val_acuracy' is not a metric this run "
          "produces (did you mean 'val_accuracy'?)"),
+        (("progress_bar = false", 'progress_bar = false\nloggers = ["tensorbord"]'),
+         "tiny.toml: [training] unknown logger 'tensorbord' (did you mean 'tensorboard'?)"),
+        (("progress_bar = false", 'progress_bar = false\nloggers = "csv"'),
+         "tiny.toml: [training] loggers must be a list of logger names"),
     ],
 )
 def test_a_bad_config_is_one_line_with_exit_code_2_and_writes_nothing(workdir, capsys, edit, expected):

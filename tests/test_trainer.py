@@ -515,10 +515,10 @@ def test_a_trainer_scoped_loss_is_found_by_name_nested_in_another_loss(corpus):
 def test_each_trainer_with_a_log_dir_has_its_own_tensorboard_logger_and_one_without_none(corpus, tmp_path):
     from qembed_plugins.tensorboard import TensorBoardLogger
 
-    def loggers(trainer):
-        return [impl.plugin for impl in trainer.registry.hook.qembed_on_log.get_hookimpls()
-                if isinstance(impl.plugin, TensorBoardLogger)]
-
     first, second = (trainer_for(corpus, log_dir=tmp_path / name) for name in ("a", "b"))
-    assert len(loggers(first)) == len(loggers(second)) == 1 and loggers(first)[0] is not loggers(second)[0]
-    assert loggers(trainer_for(corpus)) == []
+    assert [type(logger) for logger in first.loggers] == [type(logger) for logger in second.loggers] == [
+        TensorBoardLogger]
+    assert first.loggers[0] is not second.loggers[0]
+    assert trainer_for(corpus).loggers == [] and trainer_for(corpus, log_dir=tmp_path / "c", loggers=[]).loggers == []
+
+

@@ -134,6 +134,13 @@ def _log_dir_template(instance: Any, attribute: attrs.Attribute, value: Any) -> 
             raise ConfigError(f"log_dir {value!r}: write {{{field}}} plainly, without !conversion or :format")
 
 
+def _logger_specs(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, list) or not all(
+            isinstance(spec, str) or (isinstance(spec, dict) and isinstance(spec.get("name"), str)) for spec in value):
+        raise ConfigError(f"loggers must be a list of logger names or {{ name = ..., options }} tables "
+                          f"(`qembed plugins` lists them), got {value!r}")
+
+
 def _unknown(what: str, name: Any, choices: Any, listing: str) -> ConfigError:
     """``unknown <what> 'x' (did you mean ...?); <listing>``, or ``needs name; ...`` without one."""
     hint = did_you_mean(name, choices) if isinstance(name, str) else ""
@@ -249,6 +256,7 @@ class TrainingSection:
     mode: str = attrs.field(default="min", validator=_mode)
     save_top_k: int | None = attrs.field(default=None, validator=Integer(-1, optional=True))
     progress_bar: bool = attrs.field(default=True, validator=_boolean)
+    loggers: list = attrs.field(factory=lambda: ["tensorboard"], validator=_logger_specs)
 
     def to_dict(self) -> dict[str, Any]:
         """Every key with its value."""

@@ -179,8 +179,9 @@ def build_model(config: RunConfig, data: Data) -> nn.Module:
 
 
 def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Sequence[Any]) -> QuantumTrainer:
-    """The optimizer and loss by name, then the trainer over ``model`` (which builds the LR
-    scheduler by name when training starts, knowing the run's steps)."""
+    """The optimizer, loss and loggers by name, then the trainer over ``model`` (which builds
+    the LR scheduler by name when training starts, knowing the run's steps), given the run
+    config's sections as hyperparameters (``[quantum]`` is its own config)."""
     source = config.source
     with blame(source, "training"):
         resolve_device(config.training.device)  # checked here; the trainer picks the device for each torchrun rank
@@ -193,10 +194,14 @@ def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Seq
     if config.loss is not None:
         with blame(source, "loss"):
             loss = plugins.create("losses", config.loss)
+    with blame(source, "training"):
+        loggers = [plugins.create("loggers", spec, run_dir) for spec in config.training.loggers]
+    hyperparameters = {section: values for section, values in config.to_dict(run_dir).items() if section != "quantum"}
     with blame(source, "quantum"):
         return QuantumTrainer(model, optimizer, loss, config.quantum, device=config.training.device, log_dir=run_dir,
                               plugins=hooks, progress_bar=config.training.progress_bar, epoch_table=False,
-                              seed=config.training.seed, lr_scheduler=config.lr_scheduler)
+                              seed=config.training.seed, lr_scheduler=config.lr_scheduler, loggers=loggers,
+                              hyperparameters=hyperparameters)
 
 
 def _module_data(source: str, name: str, options: dict[str, Any]) -> Data:

@@ -191,6 +191,45 @@ class LRSchedule(Protocol):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
 
 
+#: What a hyperparameter value is once flattened for the loggers.
+HyperparameterValue = bool | int | float | str
+
+
+@runtime_checkable
+class Logger(Protocol):
+    """A logger (kind ``loggers``; built as ``factory(log_dir, **options)``, ``log_dir``
+    the trainer's run folder or ``None``), modelled on Composer's ``LoggerDestination``.
+
+    The building writes nothing; ``start(step)`` opens the store when a run starts
+    (``step``: the global step it starts from, 0 or a resumed run's, whose points past it
+    the logger may drop). Then ``log_hyperparameters(params)`` once (flat ``name ->
+    bool | int | float | str``), ``log_metrics(metrics, step, section)`` any number of
+    times (``section`` ``"train"`` or ``"val"`` at the global step, ``"epoch"`` at the
+    epoch number; plain-float metrics, logged under ``<section>/<name>``), and
+    ``finish(summary)`` once at the end (the final epoch's metrics; flush and close).
+    Only the main process calls them. A logger leaves the mappings it is given
+    unchanged and may be started again after ``finish`` (``train()`` called again).
+    See :class:`LogsDistributions` for the optional member.
+    """
+
+    def start(self, step: int) -> None: ...
+
+    def log_hyperparameters(self, params: Mapping[str, HyperparameterValue]) -> None: ...
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int, section: str) -> None: ...
+
+    def finish(self, summary: Mapping[str, float]) -> None: ...
+
+
+@runtime_checkable
+class LogsDistributions(Protocol):
+    """An optional part of a :class:`Logger`: once per epoch, the distributions of the
+    epoch's last training batch (``sense_probabilities``, ``pair_entanglement``: 1-d CPU
+    float tensors) at the epoch number."""
+
+    def log_distributions(self, values: Mapping[str, Tensor], step: int, section: str) -> None: ...
+
+
 class LifecycleObserver(Protocol):
     """The lifecycle hooks, typed as the hook specifications are. A plugin implements
     any of them (or none); the trainer calls them in the order of

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from qembed.plugins.contracts import ClippingStrategy, Collapse, Loss, Optimizer, ReplayStrategy, Schedule
-from qembed.plugins.contracts import LRSchedule
+from qembed.plugins.contracts import ClippingStrategy, Collapse, Logger, Loss, LRSchedule, Optimizer, ReplayStrategy, Schedule
 from qembed.plugins.markers import hookspec
 
 if TYPE_CHECKING:
@@ -102,6 +101,17 @@ def qembed_register_lr_schedulers() -> Mapping[str, Callable[..., LRSchedule]]:
     :class:`~qembed.plugins.contracts.LRSchedule`); ``total_steps`` is the run's optimizer
     steps (a spec's own ``total_steps`` replaces it), and the trainer steps the scheduler
     after every optimizer step. Names may also be a torch class name (``StepLR``).
+    """
+
+
+@hookspec
+def qembed_register_loggers() -> Mapping[str, Callable[..., Logger]]:
+    """Register loggers (metric stores: TensorBoard, CSV, W&B, MLflow...).
+
+    Each factory is called as ``factory(log_dir, **options)`` (``log_dir``: the trainer's
+    run folder, a ``Path``, or ``None``) and returns a
+    :class:`~qembed.plugins.contracts.Logger`; it writes nothing until ``start``. A
+    trainer picks loggers by name with ``loggers=[...]``.
     """
 
 

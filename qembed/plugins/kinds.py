@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from qembed.plugins.contracts import ClippingStrategy, Collapse, Loss, Optimizer, ReplayStrategy, Schedule
-from qembed.plugins.contracts import LRSchedule
+from qembed.plugins.contracts import ClippingStrategy, Collapse, Logger, Loss, LRSchedule, Optimizer, ReplayStrategy, Schedule
 
 
 @attrs.frozen
@@ -32,6 +31,7 @@ KIND_TABLE: tuple[Kind, ...] = (
     Kind("replay", "replay strategy", ReplayStrategy),
     Kind("collapse", "collapse strategy", Collapse),
     Kind("lr_schedulers", "LR scheduler", LRSchedule),
+    Kind("loggers", "logger", Logger),
 )
 
 KINDS: tuple[str, ...] = tuple(kind.name for kind in KIND_TABLE)

@@ -21,6 +21,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 from qembed.testing.clipping import check_clipping
 from qembed.testing.collapse import check_collapse
 from qembed.testing.contracts import check_component
+from qembed.testing.loggers import check_logger
 from qembed.testing.losses import check_loss
 from qembed.testing.lr_schedulers import check_lr_scheduler
 from qembed.testing.optimizers import check_optimizer
@@ -32,6 +33,7 @@ __all__ = [
     "check_clipping",
     "check_collapse",
     "check_component",
+    "check_logger",
     "check_loss",
     "check_lr_scheduler",
     "check_optimizer",

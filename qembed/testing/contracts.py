@@ -8,6 +8,7 @@ from typing import Any
 from qembed.plugins import KINDS
 from qembed.testing.clipping import check_clipping
 from qembed.testing.collapse import check_collapse
+from qembed.testing.loggers import check_logger
 from qembed.testing.losses import check_loss
 from qembed.testing.lr_schedulers import check_lr_scheduler
 from qembed.testing.optimizers import check_optimizer
@@ -22,6 +23,7 @@ CHECKS: dict[str, Callable[..., None]] = {
     "replay": check_replay,
     "collapse": check_collapse,
     "lr_schedulers": check_lr_scheduler,
+    "loggers": check_logger,
 }
 
 

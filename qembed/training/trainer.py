@@ -39,7 +39,7 @@ from qembed.nn.embeddings import collapse_sampling, quantum_embedding_layers
 from qembed.nn.entanglement import EntanglementLayer, pair_summary
 from qembed.nn.roles import role_of
 from qembed.plugins import PluginRegistry, default_registry
-from qembed.plugins.contracts import Schedule
+from qembed.plugins.contracts import Logger, Schedule
 from qembed.plugins.suppliers import ComponentSuppliers
 from qembed.training.batches import (
     ModelCall,
@@ -51,7 +51,7 @@ from qembed.training.batches import (
     with_sample_logits,
     without_entanglement,
 )
-from qembed.training import checkpoint, rng_state, run_folder, run_lock
+from qembed.training import checkpoint, logger_relay, rng_state, run_folder, run_lock
 from qembed.training.checkpoint import RunState
 from qembed.training.checkpoint_io import (
     atomic_save,
@@ -67,8 +67,10 @@ from qembed.training.distributed import Distributed, ShardSampler
 from qembed.training.errors import TrainingDivergedError
 from qembed.training.examples import batch_size, concat_batches
 from qembed.training.history import History
+from qembed.training.hyperparameters import trainer_hyperparameters
 from qembed.training.interruption import EpochPosition, StopFlag, TrainingInterrupted
 from qembed.training.lifecycle import Lifecycle
+from qembed.training.logger_relay import logger_specs
 from qembed.training.loss_call import LossCall, with_uncertainty_penalty
 from qembed.training.loss_terms import LossTerms
 from qembed.training.monitor import Monitor, RunChecks, best_file, produced_metrics
@@ -108,8 +110,11 @@ class QuantumTrainer:
     (built at the start of each ``train()`` call with that call's optimizer steps as
     ``total_steps``), a ``torch.optim.lr_scheduler.LRScheduler`` over the trainer's
     optimizer, or a callable that builds one from it; stepped after every optimizer
-    step and saved in checkpoints. ``device``: ``None`` picks CUDA when available. ``log_dir``: TensorBoard logs and
-    ``history.json`` go there. ``plugins``: plugin objects for this trainer only.
+    step and saved in checkpoints. ``device``: ``None`` picks CUDA when available. ``log_dir``: the run folder, where
+    ``history.json`` and the loggers' files go. ``plugins``: plugin objects for this trainer only. ``loggers``: logger
+    names, ``{"name": ..., **options}`` specs or built loggers (``None``: TensorBoard when there is a ``log_dir``).
+    ``hyperparameters``: a mapping of sections (``{"data": {...}}``) added to the hyperparameters every logger
+    receives (:attr:`hyperparameters`, see :mod:`qembed.training.hyperparameters`).
     """
 
     def __init__(
@@ -127,14 +132,18 @@ class QuantumTrainer:
         seed: int | None = None,
         lr_scheduler: str | Mapping[str, Any] | LRScheduler | Callable[[torch.optim.Optimizer], LRScheduler]
         | None = None,
+        loggers: Sequence[Any] | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.config = QuantumTrainingConfig.from_value(quantum_training_config)
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.epoch_table = epoch_table
-        self.registry: PluginRegistry = default_registry().for_trainer(
-            self, [*plugins, EpochTable()] if epoch_table else plugins)
+        self._logger_specs = logger_specs(loggers, self.log_dir)
+        relay = [logger_relay] if self._logger_specs else []  # a trainer without loggers pays nothing
+        table = [EpochTable()] if epoch_table else []
+        self.registry: PluginRegistry = default_registry().for_trainer(self, [*plugins, *table, *relay])
         self.distributed = Distributed() if self.config.distributed_training else None
         if self.distributed is None:
             self.device = resolve_device(device)
@@ -172,6 +181,11 @@ class QuantumTrainer:
         self.optimizer = self._build_optimizer(optimizer)  # moving the model later keeps its parameters
         self._lr_scheduler_spec = self._lr_scheduler_name(lr_scheduler)
         self.lr_scheduler = None if self._lr_scheduler_spec is not None else self._build_lr_scheduler(lr_scheduler)
+        self.loggers: list[Logger] = self._build_loggers()
+        #: what every logger receives as hyperparameters: flat ``name -> value``
+        self.hyperparameters = trainer_hyperparameters(
+            config=self.config.to_dict(), model=model, optimizer_spec=optimizer, optimizer=self.optimizer,
+            loss_spec=loss_fn, loss=self.loss_fn, given=hyperparameters)
         # everything above only checked and built; from here on the model is changed
         self.model.to(self.device)
         self._configure_model()
@@ -234,6 +248,12 @@ class QuantumTrainer:
             eval_dataset=eval_dataset, data_collator=data_collator, optimizer=optimizer, **trainer_options)
 
     # --- construction -------------------------------------------------------------
+
+    def _build_loggers(self) -> list[Logger]:
+        """The loggers ``loggers=`` names, writing to the current :attr:`log_dir` (built
+        objects as given: they chose their own store)."""
+        return [self._create(f"loggers[{index}]", "loggers", spec, self.log_dir)
+                for index, spec in enumerate(self._logger_specs)]
 
     def _create(self, key: str, kind: str, spec: Any, *args: Any) -> Any:
         component = create_component(self.registry, key, kind, spec, *args)
@@ -418,7 +438,10 @@ class QuantumTrainer:
             self.lr_scheduler = self._build_lr_scheduler(None, min(total, max_steps or total))
         generator = rng_state.sampler_generator(train_dataloader)
         if resume_from is None and self.global_step == 0 and self.log_dir is not None and self.is_main_process:
-            self.log_dir = run_folder.new_run_folder(self.log_dir)  # a new run never mixes into an old one's files
+            run_dir = run_folder.new_run_folder(self.log_dir)  # a new run never mixes into an old one's files
+            if run_dir != self.log_dir:
+                self.log_dir = run_dir
+                self.loggers = self._build_loggers()  # the loggers by name write to the new folder
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         writes = [folder, self.log_dir] if self.is_main_process else []
         with ExitStack() as held:
