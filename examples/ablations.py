@@ -58,7 +58,7 @@ def main() -> None:
         torch.manual_seed(args.seed)
         model = build(name, corpus)
         trainer = QuantumTrainer(model, {"name": "adamw", "lr": 3e-3}, "cross_entropy", progress_bar=False,
-                                 seed=args.seed)
+                                 epoch_table=False, seed=args.seed)  # one line per model instead
         trainer.train(train, num_epochs=epochs)
         metrics = trainer.validate(test)  # uncertainty from 8 collapse samples
         line = (f"{name:16s} {sum(p.numel() for p in model.parameters()):>8,} params  "

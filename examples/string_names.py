@@ -64,8 +64,6 @@ def main() -> None:
         print(f"{kind} ({len(names)})")
         for name, about in names.items():
             print(f"  {name:<15} {about['distribution']} {about['version']}  {about['summary']}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "components.json").write_text(json.dumps(components, indent=1))
 
     torch.manual_seed(args.seed)
     sizes = {"num_train": 128, "num_val": 64, "num_test": 1} if args.smoke else {}
@@ -98,6 +96,7 @@ def main() -> None:
     history = trainer.train(train_loader, val_loader, num_epochs=2 if args.smoke else args.epochs)
     print(f"val accuracy {history['val_accuracy'][-1]:.3f} after {len(history['val_accuracy'])} epochs "
           f"(chance {1 / corpus.num_labels:.3f}); replay buffer holds {len(trainer.replay)} sentences")
+    (trainer.log_dir / "components.json").write_text(json.dumps(components, indent=1))  # beside the run's files
 
 
 if __name__ == "__main__":

@@ -91,6 +91,15 @@ def warmup_constant(optimizer: torch.optim.Optimizer, *, total_steps: int, warmu
     return _warmup("constant", optimizer, total_steps, warmup_steps, warmup_ratio, 1.0)
 
 
+#: options for the torch classes whose required arguments have no default: what
+#: ``qembed plugins check`` builds them with (a factory's ``example_options``)
+EXAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
+    "StepLR": {"step_size": 2}, "MultiStepLR": {"milestones": [2, 4]}, "ExponentialLR": {"gamma": 0.9},
+    "CosineAnnealingLR": {"T_max": 10}, "CosineAnnealingWarmRestarts": {"T_0": 5},
+    "CyclicLR": {"base_lr": 1e-4, "max_lr": 1e-2}, "OneCycleLR": {"max_lr": 1e-2},
+}
+
+
 def torch_scheduler(cls: type[LRScheduler]) -> Callable[..., LRScheduler]:
     """A factory building ``cls`` with its options, each checked against the type torch
     declares for it (torch takes a wrong type and fails at the first step). ``total_steps``
@@ -109,6 +118,7 @@ def torch_scheduler(cls: type[LRScheduler]) -> Callable[..., LRScheduler]:
     build.__name__ = build.__qualname__ = cls.__name__
     build.__module__ = cls.__module__  # torch documents the options
     build.__doc__ = f"``torch.optim.lr_scheduler.{cls.__name__}`` with type-checked options."
+    build.example_options = EXAMPLE_OPTIONS.get(cls.__name__, {})  # type: ignore[attr-defined]
     build.__annotations__ = dict(hints)  # what option_types() reads of the factory
     # the signature the registry checks option names against: torch's, and the run's total_steps
     build.__signature__ = inspect.Signature([  # type: ignore[attr-defined]

@@ -54,7 +54,8 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path, loss):
     for key in compared:
         assert histories[0][key] == pytest.approx(histories[2][key], abs=1e-5), key
     # only rank 0 writes: one TensorBoard run, one set of checkpoints
-    assert len(list((tmp_path / "logs").glob("events.out.tfevents.*"))) == 2  # the distributed run's and the single run's
+    events = list((tmp_path / "logs").rglob("events.out.tfevents.*"))  # the second run writes logs/version_1
+    assert len(events) == 2 and len({path.parent for path in events}) == 2  # the distributed run's and the single run's
     assert (tmp_path / "checkpoints" / "last.pth").is_file()
 
 

@@ -96,7 +96,7 @@ def test_installed_schedule_and_loss_train_by_name_and_hooks_see_the_lifecycle(i
     assert kinds[0] == "train_start" and kinds[-1] == "train_end"
     assert kinds.count("epoch_end") == 2
     logged_steps = [int(event[1]) for event in events if event[0] == "log"]
-    assert logged_steps == list(range(3, 21, 3))  # 10 steps per epoch, every 3rd step
+    assert logged_steps == [*range(3, 21, 3), 20]  # 10 steps per epoch, every 3rd step, and the run's last
 
     accumulator = EventAccumulator(str(tmp_path))
     accumulator.Reload()

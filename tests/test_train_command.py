@@ -615,7 +615,7 @@ def test_a_signal_in_epoch_one_then_the_printed_resume_command_matches_an_uninte
     command = message.partition("continue with: qembed ")[2].split()
     resumed = qembed_process(workdir, "-m", "qembed", *command)
     assert resumed.returncode == 0, resumed.stderr
-    assert "continuing runs/tiny/checkpoints/interrupted.pth up to epoch 2" in resumed.stdout
+    assert "continuing runs/tiny/checkpoints/interrupted.pth up to 2 epochs" in resumed.stdout
     assert history(workdir / "runs" / "tiny") == history(workdir / "runs" / "full")
     final, expected = (torch.load(workdir / "runs" / name / "checkpoints" / "last.pth", weights_only=True)
                        for name in ("tiny", "full"))

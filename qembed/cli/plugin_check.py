@@ -83,9 +83,10 @@ def run_check(args: argparse.Namespace, registry: PluginRegistry) -> int:
 
 
 def _problem(check_component: Callable[..., None], reg: Registration, max_examples: int | None) -> str | None:
-    """Why ``reg`` fails its kind's contract check, or ``None`` when it passes."""
+    """Why ``reg`` fails its kind's contract check, or ``None`` when it passes. A factory
+    whose options have no defaults declares ``example_options`` to be built with."""
     try:
-        check_component(reg.kind, reg.factory, max_examples=max_examples)
+        check_component(reg.kind, reg.factory, max_examples=max_examples, **getattr(reg.factory, "example_options", {}))
     except AssertionError as err:
         return str(err) or "AssertionError"
     except Exception as err:  # a component that cannot even be built or called fails the check
