@@ -101,3 +101,36 @@ def test_a_used_folder_gets_the_version_after_its_highest(versions, others):
 ])
 def test_a_plugin_summary_is_the_docstrings_first_sentence_as_plain_text(doc, summary):
     assert first_sentence(doc) == summary
+
+
+def test_a_first_call_that_fails_and_is_retried_stays_in_its_version_folder(corpus, tmp_path):
+    """A failed first train() (no optimizer step) already chose log_dir/version_1; the retry
+    writes there, never into version_1/version_1."""
+    (tmp_path / "notes.txt").write_text("an earlier run's")
+    calls = []
+
+    def flaky(logits, labels):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first batch fails")
+        return torch.nn.functional.cross_entropy(logits, labels)
+
+    torch.manual_seed(0)
+    model = QuantumClassifier(corpus.vocab_size, corpus.num_labels, embedding_dim=16, num_heads=2, num_layers=1,
+                              max_length=32)
+    trainer = QuantumTrainer(model, "adamw", flaky, {"log_every_n_steps": 2}, log_dir=tmp_path)
+    train, _, _ = corpus.loaders(batch_size=16)
+    with pytest.raises(RuntimeError, match="first batch fails"):
+        trainer.train(train, num_epochs=1)
+    trainer.train(train, num_epochs=1)
+    assert trainer.log_dir == tmp_path / "version_1" and not (tmp_path / "version_1" / "version_1").exists()
+    assert (tmp_path / "version_1" / "history.json").is_file()
+
+
+def test_a_schedule_by_name_continues_on_a_second_train_call(corpus):
+    trainer = trainer_for(corpus, lr_scheduler={"name": "warmup_cosine", "warmup_steps": 2})
+    train, _, _ = corpus.loaders(batch_size=16)
+    trainer.train(train, num_epochs=1)
+    scheduler, steps = trainer.lr_scheduler, trainer.global_step
+    trainer.train(train, num_epochs=1)
+    assert trainer.lr_scheduler is scheduler and scheduler.last_epoch == trainer.global_step == 2 * steps

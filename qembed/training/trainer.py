@@ -182,6 +182,7 @@ class QuantumTrainer:
         self._lr_scheduler_spec = self._lr_scheduler_name(lr_scheduler)
         self.lr_scheduler = None if self._lr_scheduler_spec is not None else self._build_lr_scheduler(lr_scheduler)
         self.loggers: list[Logger] = self._build_loggers()
+        self._run_folder_chosen = False  # train() picks log_dir or a version_N folder in it, once
         #: what every logger receives as hyperparameters: flat ``name -> value``
         self.hyperparameters = trainer_hyperparameters(
             config=self.config.to_dict(), model=model, optimizer_spec=optimizer, optimizer=self.optimizer,
@@ -433,15 +434,23 @@ class QuantumTrainer:
             self.config.early_stopping_min_delta if min_delta is None else min_delta,
             (1 if keep_best_checkpoint else 0) if save_top_k is None else save_top_k,
             produced_metrics(validates=val_dataloader is not None))
-        if self._lr_scheduler_spec is not None:  # a schedule by name spans this run
+        if self._lr_scheduler_spec is not None and self.lr_scheduler is None:
+            # a schedule by name spans the first train() call's steps (or the resumed run's, whose state
+            # the checkpoint restores); later calls continue it, as a scheduler given built does
             total = num_epochs * steps
             self.lr_scheduler = self._build_lr_scheduler(None, min(total, max_steps or total))
         generator = rng_state.sampler_generator(train_dataloader)
-        if resume_from is None and self.global_step == 0 and self.log_dir is not None and self.is_main_process:
+        if (resume_from is None and self.global_step == 0 and self.log_dir is not None and self.is_main_process
+                and not self._run_folder_chosen):
             run_dir = run_folder.new_run_folder(self.log_dir)  # a new run never mixes into an old one's files
             if run_dir != self.log_dir:
-                self.log_dir = run_dir
-                self.loggers = self._build_loggers()  # the loggers by name write to the new folder
+                given, self.log_dir = self.log_dir, run_dir
+                try:
+                    self.loggers = self._build_loggers()  # the loggers by name write to the new folder
+                except BaseException:
+                    self.log_dir = given
+                    raise
+            self._run_folder_chosen = True  # a retried first call must not nest version_1/version_1
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         writes = [folder, self.log_dir] if self.is_main_process else []
         with ExitStack() as held:
@@ -529,9 +538,10 @@ class QuantumTrainer:
             checks.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
         if checks.folder is not None and watched.keeps(score, run.kept):
             name = watched.filename(epoch, self.global_step, value)
-            for dropped in watched.admit(score, name, run.kept):
-                self._remove_checkpoint(checks.folder / dropped)
-            self.save_checkpoint(checks.folder / name, _sampler=checks.sampler)
+            dropped = list(watched.admit(score, name, run.kept))
+            self.save_checkpoint(checks.folder / name, _sampler=checks.sampler)  # first: a failed write keeps the old
+            for file in dropped:
+                self._remove_checkpoint(checks.folder / file)
         self.best_checkpoint = best_file(checks.folder, run.kept)
         patience = checks.patience
         return patience is not None and not improved and run.stale >= patience
