@@ -134,3 +134,21 @@ def test_a_schedule_by_name_continues_on_a_second_train_call(corpus):
     scheduler, steps = trainer.lr_scheduler, trainer.global_step
     trainer.train(train, num_epochs=1)
     assert trainer.lr_scheduler is scheduler and scheduler.last_epoch == trainer.global_step == 2 * steps
+
+
+def test_a_run_resumed_with_the_base_log_dir_goes_on_in_its_version_folder(corpus, tmp_path):
+    """Run A writes logs/, run B logs/version_1; resuming B from a new trainer given
+    log_dir=logs continues in logs/version_1 and leaves A's files alone."""
+    train, val, _ = corpus.loaders(batch_size=16)
+    logs = tmp_path / "logs"
+    trainer_for(corpus, log_dir=logs).train(train, val, num_epochs=1)
+    first_history = (logs / "history.json").read_text()
+    second = trainer_for(corpus, log_dir=logs)
+    second.train(train, val, num_epochs=1, checkpoint_dir=tmp_path / "ck")
+    assert second.log_dir == logs / "version_1"
+    resumed = trainer_for(corpus, log_dir=logs)
+    resumed.train(train, val, num_epochs=2, checkpoint_dir=tmp_path / "ck", resume_from=tmp_path / "ck" / "last.pth")
+    assert resumed.log_dir == logs / "version_1"
+    assert (logs / "history.json").read_text() == first_history  # run A's files untouched
+    assert len(json.loads((logs / "version_1" / "history.json").read_text())["epoch"]) == 2
+    assert len(list(logs.glob("events.out.tfevents.*"))) == 1

@@ -54,6 +54,7 @@ class RunState:
     stale: int = 0  # monitor checks since it improved
     max_steps: int | None = None  # the most optimizer steps the run takes (None: its epochs')
     kept: list[list[float | str]] = attrs.field(factory=list)  # the top-k checkpoints: [score, file name], best first
+    log_dir: str | None = None  # the folder the run writes (a version_N folder when train() chose one)
 
     @property
     def total_steps(self) -> int:

@@ -23,3 +23,8 @@ def new_run_folder(log_dir: Path) -> Path:
         return log_dir
     taken = [int(match[1]) for entry in log_dir.iterdir() if (match := VERSION.fullmatch(entry.name))]
     return log_dir / f"version_{max(taken, default=0) + 1}"
+
+
+def is_version_folder(path: Path) -> bool:
+    """Whether ``path`` is named as :func:`new_run_folder` names a run's own folder."""
+    return VERSION.fullmatch(path.name) is not None

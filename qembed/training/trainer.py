@@ -456,10 +456,11 @@ class QuantumTrainer:
         with ExitStack() as held:
             held.enter_context(run_lock.locked(writes))  # one writer per folder, until train() returns or raises
             run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps,
-                           max_steps=plan.max_steps)
+                           max_steps=plan.max_steps, log_dir=None if self.log_dir is None else str(self.log_dir))
             self._position = self._resume_position = None
             if resume_from is not None:
                 run = self._resume(resume_from, run, generator)
+                self._continue_in_run_folder(run, held)
             if self.config.log_every_n_steps > run.total_steps - run.run_step:
                 warnings.warn(f"log_every_n_steps={self.config.log_every_n_steps} is more than the "
                               f"{run.total_steps - run.run_step} optimizer steps this run takes: only its last "
@@ -595,6 +596,24 @@ class QuantumTrainer:
         if position is not None:
             self._resume_position = EpochPosition.from_state(position, tuple(STEP_METRICS), self.device)
         return saved
+
+    def _continue_in_run_folder(self, run: RunState, held: ExitStack) -> None:
+        """A resumed run goes on writing where it wrote: the ``version_N`` folder of this
+        trainer's ``log_dir`` that train() chose for it (locked like the rest)."""
+        saved = Path(run.log_dir) if run.log_dir is not None else None
+        if saved is None or self.log_dir is None or not self.is_main_process or saved == self.log_dir:
+            run.log_dir = None if self.log_dir is None else str(self.log_dir)
+            return
+        if saved.parent == self.log_dir and run_folder.is_version_folder(saved) and saved.is_dir():
+            held.enter_context(run_lock.locked([saved]))
+            given, self.log_dir = self.log_dir, saved
+            try:
+                self.loggers = self._build_loggers()
+            except BaseException:
+                self.log_dir = given
+                raise
+            self._run_folder_chosen = True
+        run.log_dir = str(self.log_dir)
 
     def _stop_if_signalled(self, *, at_log: bool) -> None:
         """Raise :class:`TrainingInterrupted` at a step boundary once SIGINT / SIGTERM
