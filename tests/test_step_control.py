@@ -158,6 +158,27 @@ def test_a_step_checkpoint_resumes_bitwise_identical(loaders, tmp_path):
     assert resumed.global_step == full.global_step == 12
 
 
+def test_a_run_max_steps_stopped_mid_epoch_resumes_bitwise_identical(loaders, tmp_path):
+    """max_steps=6 stops the second epoch (4 steps each) after 2 steps; last.pth keeps where,
+    and resuming it with max_steps=8 finishes that epoch as a run never stopped would."""
+    corpus = loaders[0]
+
+    def train():  # a fresh loader per run: a loader's shuffle generator goes on from where the last run left it
+        return corpus.loaders(batch_size=16, seed=0)[0]
+
+    full = make_trainer(corpus, log_every=2)
+    expected = full.train(train(), num_epochs=5, max_steps=8, checkpoint_dir=tmp_path / "full")
+    stopped = make_trainer(corpus, log_every=2)
+    stopped.train(train(), num_epochs=5, max_steps=6, checkpoint_dir=tmp_path / "stopped")
+    assert stopped.epoch == 1 and torch.load(tmp_path / "stopped" / "last.pth",
+                                              weights_only=True)["position"]["batches_done"] == 2
+    resumed = make_trainer(corpus, log_every=2)
+    history = resumed.train(train(), num_epochs=5, max_steps=8, checkpoint_dir=tmp_path / "resumed",
+                            resume_from=tmp_path / "stopped" / "last.pth")
+    assert history["epoch"] == [0, 1] and json.dumps(history) == json.dumps(expected)
+    assert all(torch.equal(v, resumed.model.state_dict()[k]) for k, v in full.model.state_dict().items())
+
+
 scores = st.lists(st.floats(-10, 10, allow_nan=False), max_size=12)
 
 

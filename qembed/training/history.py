@@ -13,6 +13,17 @@ class History(dict[str, list[float]]):
         for key, value in row.items():
             self.setdefault(key, []).append(value)
 
+    def record(self, row: Mapping[str, float]) -> None:
+        """Append ``row``, or replace the last row when it is the same epoch's (an epoch that
+        ``max_steps`` stopped part-way, now complete)."""
+        epochs = self.get("epoch")
+        if epochs and row.get("epoch") == epochs[-1]:
+            count = len(epochs)
+            for values in self.values():
+                if len(values) == count:
+                    values.pop()
+        self.append(row)
+
     def last(self, key: str, default: float | None = None) -> float | None:
         values = self.get(key)
         return values[-1] if values else default

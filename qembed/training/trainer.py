@@ -217,6 +217,7 @@ class QuantumTrainer:
         self._stop = StopFlag()  # set by SIGINT / SIGTERM while train() runs
         self._position: EpochPosition | None = None  # how far the running epoch got
         self._resume_position: EpochPosition | None = None  # where a resumed epoch continues
+        self._unfinished: EpochPosition | None = None  # an epoch max_steps stopped, for the next train() call
         self._checks: RunChecks | None = None  # what the running train() call checks and saves
         #: the best of the top-k checkpoint files the last ``train`` call kept (``None``: none kept)
         self.best_checkpoint: Path | None = None
@@ -457,7 +458,8 @@ class QuantumTrainer:
             held.enter_context(run_lock.locked(writes))  # one writer per folder, until train() returns or raises
             run = RunState(start_epoch=self.epoch, num_epochs=num_epochs, steps_per_epoch=steps,
                            max_steps=plan.max_steps, log_dir=None if self.log_dir is None else str(self.log_dir))
-            self._position = self._resume_position = None
+            # an epoch a previous call's max_steps stopped part-way goes on where it stopped
+            self._position, self._resume_position, self._unfinished = None, self._unfinished, None
             if resume_from is not None:
                 run = self._resume(resume_from, run, generator)
                 self._continue_in_run_folder(run, held)
@@ -481,15 +483,20 @@ class QuantumTrainer:
                            for k, v in self.train_epoch(train_dataloader, self.epoch).items()}
                     if val_dataloader is not None:
                         row.update({f"val_{k}": v for k, v in self.validate(val_dataloader).items()})
-                    row["epoch"] = self.epoch
-                    self.training_history.append(row)
-                    self.epoch += 1
-                    self._position = None  # the epoch is complete (or the run: max_steps may end it early)
+                    epoch = row["epoch"] = self.epoch
+                    self.training_history.record(row)
+                    position = self._position
+                    if (position is not None and run.run_step >= run.total_steps
+                            and position.batches_done < len(train_dataloader)):
+                        self._unfinished = position  # max_steps stopped it: last.pth keeps where, to go on
+                    else:
+                        self.epoch += 1
+                        self._position = None  # the epoch is complete
                     self._write_history()
-                    stops = self._monitor_check(row, self.epoch - 1)  # before last.pth, which records the check
+                    stops = self._monitor_check(row, epoch)  # before last.pth, which records the check
                     if folder is not None:
                         self.save_checkpoint(folder / "last.pth", _sampler=generator)
-                    self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=self.epoch - 1, metrics=row)
+                    self._lifecycle.call("qembed_on_epoch_end", trainer=self, epoch=epoch, metrics=row)
                     if stops:
                         break
             except KeyboardInterrupt:
