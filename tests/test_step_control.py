@@ -179,6 +179,15 @@ def test_a_run_max_steps_stopped_mid_epoch_resumes_bitwise_identical(loaders, tm
     assert all(torch.equal(v, resumed.model.state_dict()[k]) for k, v in full.model.state_dict().items())
 
 
+def test_a_later_train_call_finishes_the_epoch_max_steps_stopped(loaders):
+    corpus, train, _ = loaders
+    trainer = make_trainer(corpus, log_every=2)
+    trainer.train(train, num_epochs=5, max_steps=6)
+    assert (trainer.epoch, trainer.global_step) == (1, 6)
+    history = trainer.train(train, num_epochs=1)  # the rest of epoch 1: its 2 remaining steps
+    assert (trainer.epoch, trainer.global_step) == (2, 8) and history["epoch"] == [0, 1]
+
+
 scores = st.lists(st.floats(-10, 10, allow_nan=False), max_size=12)
 
 
