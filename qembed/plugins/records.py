@@ -10,6 +10,8 @@ from typing import Any
 
 import attrs
 
+from qembed.plugins.kinds import registration_hook
+
 
 @attrs.frozen
 class PluginSource:
@@ -45,6 +47,11 @@ class Registration:
     @property
     def version(self) -> str | None:
         return self.source.version
+
+    def origin(self) -> str:
+        """``from dist 1.0 (entry point), registered by qembed_register_<kind>()``: where the
+        component comes from, as errors about it say."""
+        return f"from {self.source.describe()}, registered by {registration_hook(self.kind)}()"
 
     @property
     def summary(self) -> str:

@@ -148,8 +148,7 @@ class PluginRegistry:
             return spec
         registration = self.lookup(kind, name)
         _check_options(noun, registration, args, options)
-        supplier = "" if registration.distribution == switches.BUILTIN_DISTRIBUTION else (
-            f" (from {registration.source.describe()}, registered by {registration_hook(kind)}())")
+        supplier = "" if registration.distribution == switches.BUILTIN_DISTRIBUTION else f" ({registration.origin()})"
         try:
             with _building(self):
                 component = registration.factory(*args, **options)

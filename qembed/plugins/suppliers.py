@@ -29,7 +29,7 @@ import attrs
 import torch
 
 from qembed.plugins.errors import PluginComponentError, PluginError
-from qembed.plugins.kinds import KIND_NOUNS, registration_hook
+from qembed.plugins.kinds import KIND_NOUNS
 from qembed.plugins.records import Registration
 from qembed.plugins.switches import BUILTIN_DISTRIBUTION
 
@@ -46,8 +46,7 @@ class _Supplied:
     def failure(self, err: BaseException) -> PluginComponentError:
         reg = self.registration
         return PluginComponentError(
-            f"{KIND_NOUNS[reg.kind]} {reg.name!r} ({self.setting}) from {reg.source.describe()}, registered by "
-            f"{registration_hook(reg.kind)}(), raised {type(err).__name__}: {err}"
+            f"{KIND_NOUNS[reg.kind]} {reg.name!r} ({self.setting}) {reg.origin()}, raised {type(err).__name__}: {err}"
         )
 
 
