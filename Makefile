@@ -1,7 +1,7 @@
 # Two commands from a fresh clone: `make demo` and `make test` (mypy, then pytest).
 # Each creates .venv and installs what it needs: `make demo` qembed with its plot extra
 # (.venv/.installed-demo), `make test` also the dev extra and the integrations' extras
-# (hf, lightning, ray: their tests are part of `make test`; .venv/.installed), then does its job.
+# (hf, lightning, ray, datasets: their tests are part of `make test`; .venv/.installed), then does its job.
 # `make test` also needs WordNet 3.0 (qembed.data.WordNetSenseCorpus): Debian's wordnet-base,
 # installed here when missing and run as root.
 
@@ -37,7 +37,7 @@ $(DEMO_INSTALLED): pyproject.toml Makefile
 
 # everything the demo has, and the test and integration extras: redone whenever the demo's set-up is
 $(INSTALLED): $(DEMO_INSTALLED)
-	$(BIN)/python -m pip install --quiet -e ".[dev,hf,lightning,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,hf,lightning,ray,datasets]"
 	touch $@
 
 # WordNetSenseCorpus reads QEMBED_WORDNET_DIR when set, else /usr/share/wordnet.

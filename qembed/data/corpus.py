@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterable
 from functools import partial
@@ -18,6 +19,7 @@ from qembed.data.dataset import PolysemyDataset
 from qembed.data.generate import GenerationConfig, generate_split
 from qembed.data.lexicon import CLS, DEFAULT_LEXICON, MASK, PAD, SEP, SPECIAL_TOKENS, UNK, Lexicon
 from qembed.data.mlm import MLMCollator
+from qembed.data.tokenizer import TextTokenizer
 
 SPLITS = ("train", "val", "test")
 
@@ -141,6 +143,12 @@ class PolysemyCorpus:
         of token ``t`` is ``(table[t] >= 0).sum()``.
         """
         return self._sense_label_table.clone()
+
+    @functools.cached_property
+    def tokenizer(self) -> TextTokenizer:
+        """The word-level :class:`~qembed.data.TextTokenizer` of the vocabulary: ``encode`` as a
+        tokenizer, to save beside a model (its ids are ``corpus.encode(text)``'s)."""
+        return TextTokenizer.from_vocabulary(self.vocab, lowercase=True)
 
     def encode(self, text: str) -> list[int]:
         """Token ids of the whitespace-separated words of ``text``; unknown words map to ``[UNK]``."""
