@@ -89,13 +89,14 @@ class TextTokenizer:
             tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
             tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
             tokenizer.decoder = decoders.WordPiece()
-            trainer: Any = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special)
+            trainer: Any = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special,
+                                                            show_progress=False)
         else:
             tokenizer = Tokenizer(models.BPE(unk_token=UNK))
             steps = [normalizers.NFKC(), *([normalizers.Lowercase()] if lowercase else [])]
             tokenizer.normalizer = normalizers.Sequence(steps)
             tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-            trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special)
+            trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False)
         tokenizer.train_from_iterator(corpus, trainer, length=len(corpus))
         return cls(tokenizer, pad_id=0, mask_id=SPECIAL_TOKENS.index(MASK), special_ids=range(len(special)),
                    max_length=max_length)
