@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qembed.arguments import check_int, quoted
-from qembed.plugins.errors import did_you_mean
+from qembed.data._checks import did_you_mean, write_atomically
 
 _FORMAT = "qembed-labels"
 _VERSION = 1
@@ -71,10 +71,8 @@ class LabelMap:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the names as JSON (``{"format": "qembed-labels", "version": 1, "names": [...]}``)."""
-        from qembed.training.checkpoint_io import atomic_write_bytes
-
         document = {"format": _FORMAT, "version": _VERSION, "names": list(self.names)}
-        atomic_write_bytes(path, json.dumps(document, indent=2, ensure_ascii=False).encode())
+        write_atomically(path, json.dumps(document, indent=2, ensure_ascii=False).encode())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LabelMap:

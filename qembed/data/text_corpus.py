@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from qembed.arguments import check_bool, check_int, check_probability, quoted
-from qembed.data._checks import TORCH_SEED_RANGE, derive_seed
+from qembed.data._checks import TORCH_SEED_RANGE, derive_seed, did_you_mean
 from qembed.data.collate import pad_collate
 from qembed.data.corpus import _loader
 from qembed.data.generate import IGNORE_INDEX
@@ -27,7 +27,6 @@ from qembed.data.lexicon import SPECIAL_TOKENS
 from qembed.data.mlm import MLMCollator
 from qembed.data.text_files import Records, read_records
 from qembed.data.tokenizer import ALGORITHMS, TextTokenizer
-from qembed.plugins.errors import did_you_mean
 
 #: Words of a sense field without a sense.
 NO_SENSE = (None, "", "-")

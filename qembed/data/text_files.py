@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from qembed.arguments import quoted
-from qembed.plugins.errors import did_you_mean
+from qembed.data._checks import did_you_mean
 
 #: The formats :func:`read_records` reads, and the file suffix of each (``datasets``: a folder).
 FORMATS = ("jsonl", "csv", "tsv", "text", "datasets")

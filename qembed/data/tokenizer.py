@@ -21,8 +21,8 @@ import attrs
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from qembed.arguments import check_bool, check_int, quoted
+from qembed.data._checks import did_you_mean, write_atomically
 from qembed.data.lexicon import MASK, PAD, SPECIAL_TOKENS, UNK
-from qembed.plugins.errors import did_you_mean
 
 #: The training algorithms of :meth:`TextTokenizer.train`.
 ALGORITHMS = ("wordpiece", "bpe")
@@ -217,13 +217,11 @@ class TextTokenizer:
     def save(self, folder: str | os.PathLike[str]) -> None:
         """Write ``tokenizer.json`` (the ``tokenizers`` pipeline) and ``qembed_tokenizer.json``
         (pad, mask and special ids, ``max_length``) into ``folder``; :meth:`load` reads it."""
-        from qembed.training.checkpoint_io import atomic_write_bytes
-
         path = Path(folder)
         settings = {"format": _FORMAT, "version": _VERSION, "pad_id": self.pad_id, "mask_id": self.mask_id,
                     "special_ids": sorted(self.special_ids), "max_length": self.max_length}
-        atomic_write_bytes(path / TOKENIZER_FILE, self._tokenizer.to_str().encode())
-        atomic_write_bytes(path / SETTINGS_FILE, json.dumps(settings, indent=2).encode())
+        write_atomically(path / TOKENIZER_FILE, self._tokenizer.to_str().encode())
+        write_atomically(path / SETTINGS_FILE, json.dumps(settings, indent=2).encode())
 
     def __repr__(self) -> str:
         model = type(self._tokenizer.model).__name__
