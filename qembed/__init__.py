@@ -14,7 +14,7 @@ from qembed.plugins.markers import hookimpl, hookspec
 __version__ = "0.1.0"
 __all__ = ["__version__", "hookimpl", "hookspec"]
 
-_LAZY_SUBMODULES = frozenset({"cli", "data", "metrics", "models", "nn", "testing", "training"})
+_LAZY_SUBMODULES = frozenset({"cli", "data", "inference", "metrics", "models", "nn", "testing", "training"})
 
 
 def __getattr__(name: str) -> Any:

@@ -28,6 +28,8 @@ ALLOWED = {
     "qembed.training": {"qembed.arguments", "qembed.plugins", "qembed.nn", "qembed.metrics", "qembed_plugins"},
     "qembed.models": {"qembed.arguments", "qembed.nn", "qembed.metrics", "qembed.training"},
     "qembed.testing": {"qembed.plugins", "qembed.nn", "qembed.training"},
+    "qembed.inference": {"qembed.arguments", "qembed.nn", "qembed.metrics", "qembed.training", "qembed.models",
+                         "qembed.data"},
     "qembed.plotting": set(),
     "qembed.integrations": {"qembed", "qembed.plugins", "qembed.nn", "qembed.metrics", "qembed.training",
                             "qembed.models", "qembed.data"},

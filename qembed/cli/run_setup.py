@@ -120,7 +120,7 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
         resumed = saved.get("lr_scheduler_state") if isinstance(saved, dict) else None
         with blame(config.source, "lr_scheduler"):
             total = steps * config.training.epochs
-            rehearse_lr_scheduler(config.lr_scheduler, trainer.optimizer,
+            rehearse_lr_scheduler(config.lr_scheduler, trainer.require_optimizer("[lr_scheduler]"),
                                   min(total, config.training.max_steps or total), resumed=resumed,
                                   registry=trainer.registry)
     if trainer.distributed is not None:  # each rank read its own clock: all write where rank 0 does

@@ -44,7 +44,8 @@ class QuantumLightningSteps:
     over ``LightningModule``: see the modules named above).
 
     ``optimizer``: a ``torch.optim.Optimizer``, a registered name / ``{"name": ...,
-    **options}`` spec, or a callable building one from ``model.parameters()``.
+    **options}`` spec, or a callable building one from ``model.parameters()``; ``None``
+    for a module that only validates and tests (``fit`` raises).
     ``loss_fn``, ``quantum_training_config`` and ``lr_scheduler``: as for
     :class:`QuantumTrainer`; the scheduler steps after every optimizer step. Config keys
     that Lightning owns (:data:`LIGHTNING_EQUIVALENTS`) raise :class:`ConfigError` here;
@@ -55,7 +56,7 @@ class QuantumLightningSteps:
     def __init__(
         self,
         model: nn.Module,
-        optimizer: OptimizerSpec,
+        optimizer: OptimizerSpec | None,
         loss_fn: Any = None,
         quantum_training_config: QuantumTrainingConfig | Mapping[str, Any] | None = None,
         *,
@@ -66,6 +67,9 @@ class QuantumLightningSteps:
             raise TypeError(f"lr_scheduler={lr_scheduler!r}: the Lightning adapter takes a built LRScheduler or a "
                             "callable building one from the optimizer; build a registered one in the callable with "
                             "qembed.plugins.create('lr_schedulers', spec, optimizer, total_steps=...)")
+        if optimizer is None and lr_scheduler is not None:
+            raise ConfigError("lr_scheduler schedules an optimizer, but optimizer is None (a module for validation "
+                              "and test only); give an optimizer, or leave lr_scheduler out")
         self.config = QuantumTrainingConfig.from_value(quantum_training_config)
         _reject_lightning_owned(self.config)
         # Lightning logs it, keeps it in checkpoints and passes it back in load_from_checkpoint
@@ -92,6 +96,9 @@ class QuantumLightningSteps:
 
     def setup(self, stage: str) -> None:
         """Build the inner trainer once, on Lightning's device (its forward runs under Lightning's autocast)."""
+        if stage == "fit" and self._optimizer_spec is None:
+            raise ConfigError("no optimizer: this QuantumLightningModule was built with optimizer=None, for "
+                              "lightning.Trainer.validate and test only; fit needs one")
         clips = self.config.clipping is not None or self.config.quantum_gradient_clipping
         if stage == "fit" and clips and self.trainer.gradient_clip_val is not None:
             raise ConfigError("quantum_training_config clipping ('quantum_gradient_clipping' or 'clipping') and "
@@ -110,9 +117,10 @@ class QuantumLightningSteps:
     def configure_optimizers(self) -> Any:
         """The inner trainer's optimizer, and its LR scheduler (stepped every optimizer step)."""
         trainer = self.quantum_trainer
+        optimizer = trainer.require_optimizer("lightning.Trainer.fit")
         if trainer.lr_scheduler is None:
-            return trainer.optimizer
-        return {"optimizer": trainer.optimizer, "lr_scheduler": {"scheduler": trainer.lr_scheduler, "interval": "step"}}
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": trainer.lr_scheduler, "interval": "step"}}
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Leave the batch as the loader gave it: the inner trainer mixes replayed

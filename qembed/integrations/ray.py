@@ -120,6 +120,9 @@ def tune_trainable(
     base = QuantumTrainingConfig.from_value(quantum_training_config)  # a bad base fails here, not in each trial
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be an integer >= 1, got {num_epochs!r}")
+    if optimizer is None:
+        raise TypeError("optimizer is None, but every trial trains: give a name, a {'name': ...} spec or a callable "
+                        "of the config returning one")
     if isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError("optimizer must be a name, a {'name': ...} spec or a callable of the config returning one: "
                         "an Optimizer object holds one model's parameters, and every trial builds its own model")

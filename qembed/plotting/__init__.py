@@ -1,4 +1,5 @@
-"""Figures of a training run and of superposition schedules, drawn with matplotlib.
+"""Figures of a training run, of superposition schedules and of each token's senses in
+context, drawn with matplotlib.
 
 Each function returns a ``matplotlib.figure.Figure`` (no pyplot, so no global state
 and no backend is touched) that :func:`save_figure` writes to a file::
@@ -20,5 +21,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 from qembed.plotting.figures import save_figure
 from qembed.plotting.history import HISTORY_FILE, PANELS, Panel, plot_history, read_history
 from qembed.plotting.schedules import plot_schedules
+from qembed.plotting.senses import SenseSentence, sense_heatmap
 
-__all__ = ["HISTORY_FILE", "PANELS", "Panel", "plot_history", "plot_schedules", "read_history", "save_figure"]
+__all__ = ["HISTORY_FILE", "PANELS", "Panel", "SenseSentence", "plot_history", "plot_schedules", "read_history",
+           "save_figure", "sense_heatmap"]

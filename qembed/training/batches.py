@@ -27,18 +27,21 @@ class BadBatchError(ValueError):
 
 
 class ModelCall:
-    """Calls a model with the parts of a batch its ``forward`` accepts."""
+    """Calls a model with the parts of a batch its ``forward`` accepts. ``labels_required``:
+    a dict batch without ``labels`` raises (training, evaluation), or gives ``None`` labels
+    (prediction)."""
 
-    def __init__(self, model: nn.Module, *, pass_labels: bool) -> None:
+    def __init__(self, model: nn.Module, *, pass_labels: bool, labels_required: bool = True) -> None:
         parameters = inspect.signature(model.forward).parameters
         self.accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         self.accepted = frozenset(parameters)
         self.pass_labels = pass_labels and ("labels" in self.accepted or self.accepts_any)
+        self.labels_required = labels_required
 
     def split(self, batch: Any) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
         """``(args, kwargs, labels)`` for one batch."""
         if isinstance(batch, Mapping):
-            if "labels" not in batch:
+            if "labels" not in batch and self.labels_required:
                 raise BadBatchError(
                     f"a training batch needs 'labels'; this one has keys {sorted(map(str, batch))}"
                 )
@@ -48,7 +51,7 @@ class ModelCall:
             }
             if self.pass_labels:
                 kwargs["labels"] = batch["labels"]
-            return (), kwargs, batch["labels"]
+            return (), kwargs, batch.get("labels")
         if isinstance(batch, (tuple, list)) and len(batch) == 2:
             inputs, labels = batch
             if isinstance(inputs, Mapping):

@@ -67,12 +67,13 @@ class RunState:
 
 
 def build(trainer: QuantumTrainer, run: RunState | None, sampler_generator: Any = None) -> dict[str, Any]:
+    optimizer = trainer.require_optimizer("a training checkpoint")
     return {
         "format": FORMAT,
         "version": VERSION,
         "model_state": trainer.model.state_dict(),
-        "optimizer_state": trainer.optimizer.state_dict(),
-        "optimizer_class": optimizer_class(trainer.optimizer),
+        "optimizer_state": optimizer.state_dict(),
+        "optimizer_class": optimizer_class(optimizer),
         "scaler_state": trainer.scaler.state_dict(),
         "lr_scheduler_state": trainer.lr_scheduler.state_dict() if trainer.lr_scheduler is not None else None,
         "replay_state": trainer.replay.state_dict(),
@@ -130,13 +131,14 @@ def validate(trainer: QuantumTrainer, state: dict[str, Any], path: Any = "the ch
     """Check that ``state`` can be restored into ``trainer``, changing nothing; returns
     the run's state. Errors name the file and what is wrong."""
     source = repr(str(path))
+    optimizer = trainer.require_optimizer("resuming a checkpoint")
     _require(state, KEYS, source)
-    check_unchangeable(state, trainer.config, trainer.optimizer, source)
+    check_unchangeable(state, trainer.config, optimizer, source)
     check_state_dict_fits(trainer.model, state["model_state"], f"the model state in {source}")
     for key in ("model_state", "optimizer_state", "scaler_state"):
         check_finite(state[key], key, source)
     _check_lr_scheduler(trainer, state.get("lr_scheduler_state"), source)
-    _check_optimizer(trainer.optimizer, state["optimizer_state"], source)
+    _check_optimizer(optimizer, state["optimizer_state"], source)
     _check_scaler(trainer.scaler, state["scaler_state"], source)
     _check_replay(trainer.replay, state["replay_state"], source)
     _check_rng(state["rng"], sampler_generator, source)
@@ -153,10 +155,11 @@ def apply(trainer: QuantumTrainer, state: dict[str, Any], sampler_generator: Any
     """Put the trainer where a :func:`validate`-d checkpoint left it."""
     trainer.model.load_state_dict(state["model_state"])
     trainer._applied_probability = None  # the checkpoint brought its own collapse probability
-    wanted_lrs = [group["lr"] for group in trainer.optimizer.param_groups]
-    trainer.optimizer.load_state_dict(state["optimizer_state"])
+    optimizer = trainer.require_optimizer("resuming a checkpoint")
+    wanted_lrs = [group["lr"] for group in optimizer.param_groups]
+    optimizer.load_state_dict(state["optimizer_state"])
     if trainer.lr_scheduler is None:  # a resumed scheduler owns the rates; otherwise the trainer's apply
-        keep_learning_rates(trainer.optimizer, wanted_lrs, "the checkpoint")
+        keep_learning_rates(optimizer, wanted_lrs, "the checkpoint")
     report_changes(state, trainer.config, "the checkpoint")
     trainer.scaler.load_state_dict(state["scaler_state"])
     if trainer.lr_scheduler is not None:

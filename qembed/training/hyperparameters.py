@@ -3,7 +3,7 @@
 The trainer's ``quantum_training_config`` keys keep their own names (as TensorBoard's
 hparams always showed them); the other sections are prefixed ``<section>/``: ``model/``
 (class and parameter count), ``optimizer/`` (the name it was given by, or its class,
-and the first parameter group's hyperparameters), ``loss/`` (name or class, and the
+and the first parameter group's hyperparameters; absent without an optimizer), ``loss/`` (name or class, and the
 options of its spec), then whatever ``hyperparameters=`` the trainer was given (the CLI
 gives the whole run config: ``model/``, ``data/``, ``training/`` ...), which wins.
 Values are ``bool``, ``int``, ``float`` or ``str`` (anything else, ``None`` included,
@@ -43,15 +43,16 @@ def _component(spec: Any, built: object) -> dict[str, Any]:
 
 
 def trainer_hyperparameters(*, config: Mapping[str, Any], model: nn.Module, optimizer_spec: Any,
-                            optimizer: torch.optim.Optimizer, loss_spec: Any, loss: object,
+                            optimizer: torch.optim.Optimizer | None, loss_spec: Any, loss: object,
                             given: Mapping[str, Any] | None) -> dict[str, HyperparameterValue]:
     """The flat hyperparameters of a trainer built from these parts (see the module doc)."""
     if given is not None and not isinstance(given, Mapping):
         raise TypeError(f"hyperparameters must be a mapping of sections such as {{'data': {{...}}}}, got {given!r}")
-    group = {key: value for key, value in optimizer.param_groups[0].items() if key != "params"}
     sections: dict[str, Any] = {
         "model": {"class": type(model).__name__, "parameters": sum(p.numel() for p in model.parameters())},
-        "optimizer": {**group, **_component(optimizer_spec, optimizer)},
         "loss": _component(loss_spec, loss) if loss is not None else {"name": "the model's own"},
     }
+    if optimizer is not None:  # a trainer for evaluation only has none
+        group = {key: value for key, value in optimizer.param_groups[0].items() if key != "params"}
+        sections["optimizer"] = {**group, **_component(optimizer_spec, optimizer)}
     return {**flatten(config), **flatten(sections), **flatten(given or {})}

@@ -5,7 +5,8 @@ lifecycle hook becomes the :class:`~qembed.plugins.contracts.Logger` calls, on t
 process only. ``train/<metric>`` every ``log_every_n_steps`` optimizer steps and
 ``val/<metric>`` after every validation, both at the global step; ``epoch/<metric>`` (and
 the last batch's distributions) at the epoch number; the hyperparameters at the start
-and the final epoch's metrics at the end.
+and the final epoch's metrics at the end. ``QuantumTrainer.test`` calls :func:`log_test`
+itself (no lifecycle hook: plugins steering training never see test results).
 """
 
 from __future__ import annotations
@@ -91,3 +92,15 @@ def qembed_on_train_end(trainer: QuantumTrainer, history: Mapping[str, list[floa
                    if name != "epoch" and values and isinstance(values[-1], (int, float))}
         for logger in trainer.loggers:
             logger.finish(summary)
+
+
+def log_test(trainer: QuantumTrainer, metrics: Mapping[str, float]) -> None:
+    """One test's metrics as a logger run of its own: started at the global step, the
+    hyperparameters, ``test/<metric>`` at the global step, finished with the metrics as
+    ``test_<metric>`` (a logger may be started again after ``finish``)."""
+    summary = {f"test_{name}": value for name, value in metrics.items()}
+    for logger in trainer.loggers:
+        logger.start(trainer.global_step)
+        logger.log_hyperparameters(trainer.hyperparameters)
+        logger.log_metrics(metrics, trainer.global_step, "test")
+        logger.finish(summary)

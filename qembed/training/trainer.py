@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -82,6 +82,9 @@ from qembed.training.step_metrics import STEP_METRICS, MetricSums, read, step_me
 from qembed.training.step_plan import StepPlan
 from qembed.training.validation_metrics import ValidationTotals
 
+if TYPE_CHECKING:
+    from qembed.inference.predictions import Predictions
+
 #: Seeds the generator of evaluation's collapse samples (its own: training's stream is untouched).
 EVALUATION_SEED = 0
 
@@ -103,7 +106,9 @@ class QuantumTrainer:
     regularisation, clipping and replay, all chosen by string name or object.
 
     ``optimizer``: a ``torch.optim.Optimizer``, or a registered name / ``{"name": ...,
-    **options}`` spec built over ``model.parameters()``. ``loss_fn``: an ``nn.Module``,
+    **options}`` spec built over ``model.parameters()``; ``None`` makes a trainer that
+    evaluates and predicts only (:meth:`test`, :meth:`validate`, :meth:`predict`), whose
+    :meth:`train` raises. ``loss_fn``: an ``nn.Module``,
     a name or spec, or ``None`` to use the loss the model returns itself.
     ``quantum_training_config``: a dict or :class:`QuantumTrainingConfig`.
     ``lr_scheduler``: a registered LR scheduler name or ``{"name": ..., **options}`` spec
@@ -120,7 +125,7 @@ class QuantumTrainer:
     def __init__(
         self,
         model: nn.Module,
-        optimizer: Any,
+        optimizer: Any = None,
         loss_fn: Any = None,
         quantum_training_config: QuantumTrainingConfig | dict[str, Any] | None = None,
         *,
@@ -178,7 +183,11 @@ class QuantumTrainer:
                 "{'name': 'uncertainty', 'uncertainty_type': 'mutual_information'}, or set quantum_parallel to False"
             )
         self.model = model
-        self.optimizer = self._build_optimizer(optimizer)  # moving the model later keeps its parameters
+        if optimizer is None and lr_scheduler is not None:
+            raise ConfigError(f"lr_scheduler={lr_scheduler!r} schedules an optimizer, but optimizer is None (a "
+                              "trainer for evaluation only); give an optimizer, or leave lr_scheduler out")
+        # moving the model later keeps its parameters
+        self.optimizer: torch.optim.Optimizer | None = None if optimizer is None else self._build_optimizer(optimizer)
         self._lr_scheduler_spec = self._lr_scheduler_name(lr_scheduler)
         self.lr_scheduler = None if self._lr_scheduler_spec is not None else self._build_lr_scheduler(lr_scheduler)
         self.loggers: list[Logger] = self._build_loggers()
@@ -352,6 +361,15 @@ class QuantumTrainer:
         """Whether this process writes files, logs and the progress bar (rank 0, or the only one)."""
         return self.distributed is None or self.distributed.is_main
 
+    def require_optimizer(self, action: str) -> torch.optim.Optimizer:
+        """The trainer's optimizer; raises :class:`ConfigError` naming ``action`` when it
+        was built with ``optimizer=None`` (evaluation and prediction only)."""
+        if self.optimizer is None:
+            raise ConfigError(f"no optimizer: this QuantumTrainer was built with optimizer=None, for test(), "
+                              f"validate() and predict() only; {action} needs one, e.g. "
+                              "QuantumTrainer(model, 'adamw', ...)")
+        return self.optimizer
+
     @_naming_failing_plugins
     def train(
         self,
@@ -398,6 +416,7 @@ class QuantumTrainer:
         Arguments left as ``None`` come from :attr:`run_defaults` (10 epochs, no
         checkpoints, unless :meth:`from_training_arguments` set them).
         """
+        self.require_optimizer("train()")  # before anything is checked, built or written
         defaults = self.run_defaults
         train_dataloader = defaults.train_dataloader if train_dataloader is None else train_dataloader
         val_dataloader = defaults.val_dataloader if val_dataloader is None else val_dataloader
@@ -441,17 +460,8 @@ class QuantumTrainer:
             total = num_epochs * steps
             self.lr_scheduler = self._build_lr_scheduler(None, min(total, max_steps or total))
         generator = rng_state.sampler_generator(train_dataloader)
-        if (resume_from is None and self.global_step == 0 and self.log_dir is not None and self.is_main_process
-                and not self._run_folder_chosen):
-            run_dir = run_folder.new_run_folder(self.log_dir)  # a new run never mixes into an old one's files
-            if run_dir != self.log_dir:
-                given, self.log_dir = self.log_dir, run_dir
-                try:
-                    self.loggers = self._build_loggers()  # the loggers by name write to the new folder
-                except BaseException:
-                    self.log_dir = given
-                    raise
-            self._run_folder_chosen = True  # a retried first call must not nest version_1/version_1
+        if resume_from is None and self.global_step == 0 and self.is_main_process and not self._run_folder_chosen:
+            self._choose_run_folder()
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         writes = [folder, self.log_dir] if self.is_main_process else []
         with ExitStack() as held:
@@ -512,12 +522,28 @@ class QuantumTrainer:
             self._lifecycle.call("qembed_on_train_end", trainer=self, history=self.training_history)
             return self.training_history
 
+    def _choose_run_folder(self) -> None:
+        """Write into ``log_dir``, or a fresh ``version_N`` folder in it when an earlier run's
+        files are there (a new run never mixes into an old one's); chosen once per trainer."""
+        if self.log_dir is None:
+            return
+        run_dir = run_folder.new_run_folder(self.log_dir)
+        if run_dir != self.log_dir:
+            given, self.log_dir = self.log_dir, run_dir
+            try:
+                self.loggers = self._build_loggers()  # the loggers by name write to the new folder
+            except BaseException:
+                self.log_dir = given
+                raise
+        self._run_folder_chosen = True  # a retried first call must not nest version_1/version_1
+
     def save_checkpoint(self, path: str | os.PathLike[str], *, _sampler: Any = None) -> Path | None:
         """Write a full training checkpoint atomically (model, optimizer, scaler, replay
         buffer, run position, early stopping, history, config, RNG states);
         ``qembed_on_checkpoint`` follows once the file is complete. In a distributed
         run the main process writes this file and every other rank its own replay
         buffer and RNG states beside it (returning ``None``)."""
+        self.require_optimizer("save_checkpoint()")  # a training checkpoint holds its state; save_model() does not
         if not self.is_main_process:
             atomic_save(checkpoint.build_rank_part(self, _sampler), checkpoint.rank_path(path, self.distributed.rank))  # type: ignore[union-attr]  # a rank > 0
             return None
@@ -672,6 +698,7 @@ class QuantumTrainer:
         """One pass over ``train_dataloader``; returns the epoch's mean ``loss``,
         ``quantum_loss``, ``uncertainty``, ``entanglement_strength``,
         ``superposition_coherence``, ``collapse_probability`` and the final ``lr``."""
+        optimizer = self.require_optimizer("train_epoch()")
         steps = self._steps_per_epoch(train_dataloader, "train_dataloader")
         run = self._run if self._run is not None else RunState(self.epoch, 1, steps)
         accumulate = self.config.gradient_accumulation_steps
@@ -703,7 +730,7 @@ class QuantumTrainer:
                     self.scaler.scale(terms.total).backward()
                 window.add(step_metrics(terms, outputs))
                 if ends_window:
-                    self._optimizer_step(window_weight if accumulate > 1 else None)
+                    self._optimizer_step(optimizer, window_weight if accumulate > 1 else None)
                     run.run_step += 1
                     window_weight = 0
                     position.batches_done, position.collapse_sum, position.batches_seen = (
@@ -711,7 +738,7 @@ class QuantumTrainer:
                     ends_run = run.run_step >= run.total_steps
                     logs = self.global_step % log_every == 0 or ends_run  # the run's last step is always logged
                     if logs:
-                        self._log(window.reduced(self._across_ranks).means(), progress)
+                        self._log(window.reduced(self._across_ranks).means(), progress, optimizer)
                         window.merge_into(epoch_sums)
                     self._step_checks(run, math.ceil((index + 1) / accumulate))
                     self._stop_if_signalled(at_log=logs)
@@ -728,7 +755,7 @@ class QuantumTrainer:
                         "nonfinite_in_a_row": self._nonfinite[1]})
         self._check_divergence(metrics.pop("nonfinite_in_a_row"))
         metrics["collapse_probability"] = collapse_sum / max(batches_seen, 1)
-        metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        metrics["lr"] = float(optimizer.param_groups[0]["lr"])
         metrics["nonfinite_steps"] = metrics.pop("nonfinite_steps")  # last, as the history records it
         return metrics
 
@@ -742,19 +769,39 @@ class QuantumTrainer:
         detects the model's errors). The collapse samples come from a generator of their
         own, reseeded by :meth:`begin_evaluation`, so validation is repeatable and leaves the
         training random stream alone."""
-        val_dataloader = self._shard(val_dataloader, training=False)
-        self._steps_per_epoch(val_dataloader, "val_dataloader")
+        metrics = self._evaluate(val_dataloader, "val_dataloader", f"epoch {self.epoch} validation")
+        self._lifecycle.call("qembed_on_validation_end", trainer=self, epoch=self.epoch, metrics=metrics)
+        return metrics
+
+    @_naming_failing_plugins
+    def test(self, test_dataloader: Iterable[Any]) -> dict[str, float]:
+        """The metrics :meth:`validate` computes (same names, same loop) on a test loader,
+        sent to the trainer's loggers under ``test/`` at the global step (not to
+        ``qembed_on_validation_end``: a test result never steers training)."""
+        metrics = self._evaluate(test_dataloader, "test_dataloader", "test")
+        if self.loggers and self.is_main_process:
+            if self.global_step == 0 and not self._run_folder_chosen:
+                self._choose_run_folder()  # an untrained trainer's test never writes into an earlier run's files
+            with run_lock.locked([self.log_dir]):
+                logger_relay.log_test(self, metrics)
+        return metrics
+
+    def _evaluate(self, loader: Iterable[Any], name: str, description: str) -> dict[str, float]:
+        """The evaluation loop of :meth:`validate` and :meth:`test`: ``loader``'s metrics
+        (``name`` names the loader in errors, ``description`` labels the progress bar)."""
+        loader = self._shard(loader, training=False)
+        self._steps_per_epoch(loader, name)
         was_training = self.model.training
         self.model.eval()
         totals = ValidationTotals(self.device)
         if self.distributed is not None:
             totals.detection = None  # the AUROCs need every rank's examples; single process only
         self.begin_evaluation()
-        progress = EpochProgress(self.progress_bar and self.is_main_process, len(val_dataloader),  # type: ignore[arg-type]  # checked sized above
-                                 f"epoch {self.epoch} validation", summary=False)
+        progress = EpochProgress(self.progress_bar and self.is_main_process, len(loader),  # type: ignore[arg-type]  # checked sized above
+                                 description, summary=False)
         try:  # fork: a loader's iterator draws its seed from the global generator
             with torch.no_grad(), torch.random.fork_rng(devices=[]):
-                for batch in val_dataloader:
+                for batch in loader:
                     outputs, labels, terms = self.forward_step(batch, training=False)
                     totals.add(outputs, labels, terms.total)
                     progress.update()
@@ -762,9 +809,17 @@ class QuantumTrainer:
             progress.close()
             self.model.train(was_training)
         totals.reduce(self._across_ranks)
-        metrics = totals.result()
-        self._lifecycle.call("qembed_on_validation_end", trainer=self, epoch=self.epoch, metrics=metrics)
-        return metrics
+        return totals.result()
+
+    @_naming_failing_plugins
+    def predict(self, dataloader: Iterable[Any]) -> Predictions:
+        """What the model predicts for every example of ``dataloader``, unpadded, on the
+        CPU (:func:`qembed.inference.predict_batches` on the trainer's device, under its
+        mixed precision). Batches need ``input_ids`` (and ``attention_mask`` when padded);
+        ``labels`` are optional and kept. Every process predicts the whole loader."""
+        from qembed.inference.predictions import predict_batches  # the layer above, used here only
+
+        return predict_batches(self.model, dataloader, device=self.device, autocast=self.precision.autocast)
 
     def begin_evaluation(self) -> None:
         """Reseed the generator evaluation's collapse samples come from, so every evaluation
@@ -916,21 +971,21 @@ class QuantumTrainer:
             terms = self._loss_call(seen, labels)
         return with_uncertainty_penalty(terms, outputs, self.config.uncertainty_regularization)
 
-    def _optimizer_step(self, window_weight: Tensor | int | None) -> None:
+    def _optimizer_step(self, optimizer: torch.optim.Optimizer, window_weight: Tensor | int | None) -> None:
         if window_weight is not None:  # mean over the window's targets, as one big batch would
             gradients = [p.grad for p in self.model.parameters() if p.grad is not None]
             torch._foreach_div_(gradients, torch.as_tensor(window_weight, device=self.device).clamp_min(1).float())
-        self.scaler.unscale_(self.optimizer)
-        self._grad_norms = self.clipping(self.optimizer.param_groups)
+        self.scaler.unscale_(optimizer)
+        self._grad_norms = self.clipping(optimizer.param_groups)
         if self.scaler.is_enabled():
             self._count_nonfinite()
-        self.scaler.step(self.optimizer)  # skipped when a gradient is not finite
+        self.scaler.step(optimizer)  # skipped when a gradient is not finite
         # fp16: dynamic loss scaling; otherwise the scaler only guards, and its scale stays exactly 1.0
         # (a skipped step must not shrink the gradients of the good ones that follow)
         self.scaler.update() if self.precision.needs_grad_scaler else self.scaler.update(1.0)
         if self.lr_scheduler is not None:
             self.lr_scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)
         self.global_step += 1
 
     def _count_nonfinite(self) -> None:
@@ -960,13 +1015,14 @@ class QuantumTrainer:
             self._applied_probability = probability
         self.collapse_probability = probability
 
-    def _log(self, window_means: Mapping[str, Tensor], progress: EpochProgress) -> None:
+    def _log(self, window_means: Mapping[str, Tensor], progress: EpochProgress,
+             optimizer: torch.optim.Optimizer) -> None:
         metrics = read({**window_means, "nonfinite_steps": self._nonfinite[0],
                         "nonfinite_in_a_row": self._nonfinite[1], **self._grad_norms})
         self._nonfinite[1] = 0  # the longest run is per read
         self._check_divergence(metrics.pop("nonfinite_in_a_row"))
         metrics["collapse_probability"] = self.collapse_probability
-        metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        metrics["lr"] = float(optimizer.param_groups[0]["lr"])
         window = self.config.log_every_n_steps
         progress.show({f"loss({window} step{'s' if window != 1 else ''})": metrics["loss"],
                        "p_c": self.collapse_probability})

@@ -241,6 +241,14 @@ def test_datasets_must_be_map_style_datasets(corpus, tmp_path):
         QuantumTrainer.from_training_arguments(args, tiny_bert(corpus), "quantum")
 
 
+def test_training_arguments_without_an_optimizer_point_to_an_evaluation_trainer(corpus, tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path / "out"))
+    with pytest.raises(ConfigError, match=r"optimizer=None: .*QuantumTrainer\(model, optimizer=None\)"):
+        QuantumTrainer.from_training_arguments(args, tiny_bert(corpus), "quantum", train_dataset=corpus.train,
+                                               optimizer=None)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_bert_with_quantum_embeddings_learns_with_quantum_trainer(corpus):
     model = tiny_bert(corpus)
     layer = model.get_input_embeddings()

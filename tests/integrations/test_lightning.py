@@ -236,6 +236,18 @@ def test_lightning_test_loop_logs_test_metrics(corpus):
     assert results["test_accuracy"] == pytest.approx(module.quantum_trainer.validate(test)["accuracy"])
 
 
+def test_a_module_without_an_optimizer_tests_and_refuses_to_fit(corpus, tmp_path):
+    train, _, test = corpus.loaders(batch_size=16)
+    module = QuantumLightningModule(tiny_model(corpus), None, "quantum")
+    (results,) = make_trainer().test(module, test, verbose=False)
+    assert results["test_accuracy"] == pytest.approx(module.quantum_trainer.validate(test)["accuracy"])
+    fresh = QuantumLightningModule(tiny_model(corpus), None, "quantum")
+    with pytest.raises(ConfigError, match="no optimizer: .*optimizer=None.*fit needs one"):
+        make_trainer(max_steps=1, default_root_dir=tmp_path).fit(fresh, train)
+    with pytest.raises(ConfigError, match="lr_scheduler schedules an optimizer, but optimizer is None"):
+        QuantumLightningModule(tiny_model(corpus), None, lr_scheduler=lambda optimizer: None)
+
+
 # --- checkpoint and resume -----------------------------------------------------------------
 
 

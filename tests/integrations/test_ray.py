@@ -208,6 +208,11 @@ def test_a_config_key_nothing_reads_is_named_before_training():
         tiny_trainable()({"uncertainty_regularisation": 0.1, "lr": 0.1})
 
 
+def test_a_search_without_an_optimizer_is_refused_at_once():
+    with pytest.raises(TypeError, match="optimizer is None, but every trial trains"):
+        tune_trainable(model=tiny_model, data=CORPUS.loaders(batch_size=16)[:2], optimizer=None)
+
+
 def test_a_key_a_callable_reads_counts_as_used_and_config_keys_override_the_base():
     seen = []
 

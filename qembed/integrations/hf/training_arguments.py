@@ -98,6 +98,9 @@ def trainer_from_training_arguments(
     """See :meth:`QuantumTrainer.from_training_arguments`."""
     if not isinstance(args, TrainingArguments):
         raise TypeError(f"args must be transformers.TrainingArguments, got {type(args).__name__}")
+    if optimizer is None:
+        raise ConfigError("optimizer=None: from_training_arguments sets up training; to evaluate or predict only, "
+                          "build QuantumTrainer(model, optimizer=None) and call test() or predict()")
     for key in ("device", "log_dir", "seed", "progress_bar", "lr_scheduler"):
         if key in trainer_options:
             raise TypeError(f"{key}= comes from the TrainingArguments here; set it there")
