@@ -84,10 +84,10 @@ class PretrainedModel(nn.Module):
         Everything is checked before a file is written; ``config.json`` is written last."""
         target = Path(folder)
         model = type(self).__name__
+        options = _json_values(self.init_options, f"{model} option")
         config = {
             "format": FORMAT, "version": VERSION, "qembed_version": _qembed_version(),
-            "model_class": _class_name(type(self)),
-            "options": _json_values(self.init_options, f"{model} option"),
+            "model_class": _class_name(type(self)), "options": options,
             "data": _json_values(dict(data_options or {}), "data option"),
         }
         _check_parts(tokenizer, labels)
@@ -198,10 +198,10 @@ def _model_folder(source: Path) -> Path | None:
 
 def _load_folder(folder: Path, expected: type[nn.Module] | None, with_text: bool) -> LoadedModel:
     config = read_config(folder)
-    source = str(folder / CONFIG_FILE)
+    source = repr(str(folder / CONFIG_FILE))
     cls = _model_class(config["model_class"], source)
     _check_expected(cls, expected, folder)
-    model = _build(cls, config["options"], f"{source!r}")
+    model = _build(cls, config["options"], source)
     _load_weights(model, _read_weights(folder, config), f"{str(folder / WEIGHTS_FILE)!r}")
     tokenizer = labels = None
     if with_text and (folder / TOKENIZER_FOLDER).is_dir():
@@ -351,9 +351,11 @@ def _class_name(cls: type[nn.Module]) -> str:
 
 
 def _ready_models() -> list[str]:
+    """The model classes of :mod:`qembed.models` (not their bases, which have no constructor of their own)."""
     models = importlib.import_module("qembed.models")
-    return [name for name in models.__all__ if isinstance(getattr(models, name), type)
-            and issubclass(getattr(models, name), PretrainedModel) and getattr(models, name) is not PretrainedModel]
+    classes = {name: getattr(models, name) for name in models.__all__}
+    return [name for name, cls in classes.items() if isinstance(cls, type) and issubclass(cls, PretrainedModel)
+            and cls.__init__ is not nn.Module.__init__]
 
 
 def _model_class(name: str, source: str) -> type[nn.Module]:
