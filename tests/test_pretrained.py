@@ -86,6 +86,7 @@ def test_a_saved_model_reloads_in_a_fresh_process_with_bitwise_equal_outputs(nam
     config = read_config(folder)
     assert (config["model_class"], config["options"], config["data"]) == (name, model.init_options,
                                                                           {"text_field": "text"})
+    assert config["tokenizer"] is None and config["labels"] is None and config["version"] == 2
     in_a_fresh_process(FRESH.format(name=name), str(folder), str(tmp_path / "out.pt"))
     again = torch.load(tmp_path / "out.pt", weights_only=True)
     expected = outputs(model)
@@ -291,11 +292,19 @@ def truncate_weights(folder: Path) -> None:
     (lambda f: edit_config(f, format="hf"), ValueError, "is not a qembed model config"),
     (lambda f: edit_config(f, version=3), ValueError, "format version 3; this qembed .* reads version 2"),
     (lambda f: edit_config(f, options=None), ValueError, "its 'options' is missing or not a dict"),
+    (lambda f: edit_config(f, tokenizer="../elsewhere"), ValueError, "its 'tokenizer' must be 'tokenizer' or null"),
 ])
 def test_a_damaged_or_incomplete_folder_is_refused_naming_the_file(folder, damage, error, message):
     damage(folder)
     with pytest.raises(error, match=message):
         QuantumClassifier.from_pretrained(folder)
+
+
+def test_a_part_config_json_names_but_the_folder_lacks_is_named(folder):
+    edit_config(folder, labels="labels.json")
+    assert type(QuantumClassifier.from_pretrained(folder)) is QuantumClassifier  # the model alone needs no labels
+    with pytest.raises(FileNotFoundError, match="has no labels.json, which its config.json names"):
+        load_pretrained(folder)
 
 
 def test_a_file_with_a_matching_checksum_that_is_not_safetensors_is_named(folder):
@@ -446,6 +455,8 @@ def test_a_folder_with_its_tokenizer_and_label_map_reloads_them(tmp_path):
     assert loaded.data_options == {"text_field": "text", "label_field": "label"}
     ids = torch.tensor([tokenizer.encode(texts[:1])[0].ids])
     assert torch.equal(loaded.model(ids).logits, model(ids).logits)
+    model.save_pretrained(folder)  # saved again without them: the earlier tokenizer and labels are not its own
+    assert load_pretrained(folder)[1:] == (None, None, {})
     with pytest.raises(TypeError, match="tokenizer must be a qembed.data.TextTokenizer or None, got str"):
         model.save_pretrained(tmp_path / "other", tokenizer="bert-base-uncased")
     with pytest.raises(TypeError, match="labels must be a qembed.data.LabelMap or None, got list"):

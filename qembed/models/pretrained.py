@@ -2,7 +2,8 @@
 with the tokenizer and label map it reads text with, so that one path rebuilds it for
 inference on any device::
 
-    <folder>/config.json        format, version, qembed_version, model_class, options, data, weights_sha256
+    <folder>/config.json        format, version, qembed_version, model_class, options, data,
+                                tokenizer, labels (the parts saved, or null), weights_sha256
     <folder>/model.safetensors  the weights (safetensors), written atomically
     <folder>/tokenizer/         TextTokenizer.save (optional)
     <folder>/labels.json        LabelMap.save (optional)
@@ -22,7 +23,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import safetensors.torch
 import torch
@@ -81,7 +82,8 @@ class PretrainedModel(nn.Module):
     def save_pretrained(self, folder: PathLike, *, tokenizer: TextTokenizer | None = None,
                         labels: LabelMap | None = None, data_options: dict[str, Any] | None = None) -> Path:
         """Write the model folder (layout in the module's docstring) and return its path.
-        Everything is checked before a file is written; ``config.json`` is written last."""
+        Everything is checked before a file is written; ``config.json``, written last, names
+        the parts saved, so a load reads no tokenizer or label map left by an earlier save."""
         target = Path(folder)
         model = type(self).__name__
         options = _json_values(self.init_options, f"{model} option")
@@ -89,6 +91,8 @@ class PretrainedModel(nn.Module):
             "format": FORMAT, "version": VERSION, "qembed_version": _qembed_version(),
             "model_class": _class_name(type(self)), "options": options,
             "data": _json_values(dict(data_options or {}), "data option"),
+            "tokenizer": None if tokenizer is None else TOKENIZER_FOLDER,
+            "labels": None if labels is None else LABELS_FILE,
         }
         _check_parts(tokenizer, labels)
         if target.exists() and not target.is_dir():
@@ -114,9 +118,7 @@ class PretrainedModel(nn.Module):
         model folders, rebuilt from its ``config.yaml`` with a warning), or a weights file
         saved before model folders (``best_model.pth``, a training checkpoint, a
         ``state_dict``), which needs the constructor ``options`` it was trained with."""
-        model = _load(Path(path), device, options, expected=cls, with_text=False).model
-        assert isinstance(model, cls)  # _load checked the saved class
-        return model
+        return cast(Model, _load(Path(path), device, options, expected=cls, with_text=False).model)
 
 
 def load_pretrained(path: PathLike, device: str | torch.device | None = None) -> LoadedModel:
@@ -155,6 +157,9 @@ def read_config(folder: Path) -> dict[str, Any]:
     for key, kind in (("model_class", str), ("options", dict), ("data", dict), ("weights_sha256", str)):
         if not isinstance(config.get(key), kind):
             raise ValueError(f"{str(path)!r} is damaged: its {key!r} is missing or not a {kind.__name__}")
+    for key, name in (("tokenizer", TOKENIZER_FOLDER), ("labels", LABELS_FILE)):
+        if config.get(key, "") not in (None, name):
+            raise ValueError(f"{str(path)!r} is damaged: its {key!r} must be {name!r} or null, got {config.get(key)!r}")
     return config
 
 
@@ -204,13 +209,22 @@ def _load_folder(folder: Path, expected: type[nn.Module] | None, with_text: bool
     model = _build(cls, config["options"], source)
     _load_weights(model, _read_weights(folder, config), f"{str(folder / WEIGHTS_FILE)!r}")
     tokenizer = labels = None
-    if with_text and (folder / TOKENIZER_FOLDER).is_dir():
+    if with_text and config["tokenizer"] is not None:
+        saved = _part(folder, TOKENIZER_FOLDER)
         from qembed.data.tokenizer import TextTokenizer
-        tokenizer = TextTokenizer.load(folder / TOKENIZER_FOLDER)
-    if with_text and (folder / LABELS_FILE).is_file():
+        tokenizer = TextTokenizer.load(saved)
+    if with_text and config["labels"] is not None:
+        saved = _part(folder, LABELS_FILE)
         from qembed.data.label_map import LabelMap
-        labels = LabelMap.load(folder / LABELS_FILE)
+        labels = LabelMap.load(saved)
     return LoadedModel(model, tokenizer, labels, config["data"])
+
+
+def _part(folder: Path, name: str) -> Path:
+    if not (folder / name).exists():
+        raise FileNotFoundError(f"the model folder {str(folder)!r} has no {name}, which its {CONFIG_FILE} names: "
+                                "it is incomplete (save the model again)")
+    return folder / name
 
 
 def _read_weights(folder: Path, config: dict[str, Any]) -> dict[str, Tensor]:
