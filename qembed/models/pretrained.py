@@ -322,7 +322,6 @@ def _load_legacy_run(run_dir: Path, expected: type[nn.Module] | None, with_text:
                  if key in accepted}
         model_table.update(sizes)
         rebuilt.append(f"{', '.join(sizes)} from its [data] polysemy corpus")
-    _check_option_names(cls, model_table, f"{str(config_path)!r} [model]")
     missing = _missing_options(cls, model_table)
     if missing:
         raise ValueError(f"{str(config_path)!r} does not say enough to rebuild the model: [model] lacks "
