@@ -7,12 +7,14 @@ from torch import Tensor, nn
 from qembed.arguments import check_int, check_probability
 from qembed.models.encoder import check_block_options, transformer_blocks
 from qembed.models.heads import prediction_uncertainty
+from qembed.models.init_options import records_init_options
+from qembed.models.pretrained import PretrainedModel
 from qembed.nn.measures import masked_mean
 from qembed.nn.output import QuantumOutput
 from qembed.nn.validation import check_attention_mask, check_sequence_length, check_token_ids
 
 
-class ClassicalClassifier(nn.Module):
+class ClassicalClassifier(PretrainedModel):
     """``nn.Embedding`` + learned positions -> ``num_layers`` pre-norm Transformer
     blocks -> final layer norm -> masked mean pooling -> linear head.
 
@@ -26,6 +28,7 @@ class ClassicalClassifier(nn.Module):
     quantum fields, so the trainer trains it like any model.
     """
 
+    @records_init_options
     def __init__(
         self,
         vocab_size: int,

@@ -14,7 +14,8 @@ from torch.utils.checkpoint import checkpoint
 
 from qembed.arguments import check_int
 from qembed.models.encoder_options import EncoderOptions, takes_encoder_options
-from qembed.training.checkpoint_io import load_model_state, load_state_dict_checked
+from qembed.models.pretrained import PretrainedModel, saved_weights
+from qembed.training.checkpoint_io import load_state_dict_checked
 from qembed.nn.embeddings import QuantumEmbeddings, SuperposedEmbedding
 from qembed.nn.entanglement import EntanglementLayer, EntanglementOutput
 from qembed.nn.measures import masked_mean
@@ -126,9 +127,9 @@ class QuantumEncoder(nn.Module):
         return function(*args)
 
 
-class EncoderModel(nn.Module):
+class EncoderModel(PretrainedModel):
     """Base of the models built on a :class:`QuantumEncoder` (``self.encoder``): the
-    Hugging Face style switches for gradient checkpointing."""
+    Hugging Face style switches for gradient checkpointing, and loading a pre-trained encoder."""
 
     encoder: QuantumEncoder
 
@@ -140,11 +141,11 @@ class EncoderModel(nn.Module):
         self.encoder.gradient_checkpointing = False
 
     def load_encoder(self, path: str | os.PathLike) -> None:
-        """Load only the encoder from a saved qembed model (a model file, a training
-        checkpoint or a ``state_dict``) of any :class:`EncoderModel`, keeping this model's
-        own head: pre-train a ``QuantumMaskedLM``, fine-tune a ``QuantumClassifier``. The
-        encoders must have the same shape; what differs is named."""
-        state = load_model_state(path, next(self.parameters()).device)
+        """Load only the encoder from a saved qembed model of any :class:`EncoderModel` (a
+        model folder, a run folder, a model file, a training checkpoint or a ``state_dict``),
+        keeping this model's own head: pre-train a ``QuantumMaskedLM``, fine-tune a
+        ``QuantumClassifier``. The encoders must have the same shape; what differs is named."""
+        state = saved_weights(path)
         encoder = {key.removeprefix("encoder."): value for key, value in state.items() if key.startswith("encoder.")}
         if not encoder:
             raise ValueError(f"{str(path)!r} holds no encoder.* weights: it was not saved from a qembed EncoderModel")

@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from qembed.models.init_options import record_init_options
+
 
 @attrs.frozen
 class EncoderOptions:
@@ -45,7 +47,8 @@ def takes_encoder_options(*positional: str) -> Callable[[Callable[..., None]], C
     """Decorate ``__init__(self, *own, options: EncoderOptions)``: it is called as
     ``__init__(self, *own, <every EncoderOptions field>)``, the fields named in
     ``positional`` positionally in that order and the others by keyword only, and shows that
-    signature to ``inspect`` (the CLI reads a model's options from it)."""
+    signature to ``inspect`` (the CLI reads a model's options from it). The model records
+    its arguments (:func:`~qembed.models.init_options.record_init_options`)."""
     fields = inspect.signature(EncoderOptions).parameters
 
     def decorate(init: Callable[..., None]) -> Callable[..., None]:
@@ -60,7 +63,10 @@ def takes_encoder_options(*positional: str) -> Callable[[Callable[..., None]], C
             bound = public.bind(*args, **kwargs)
             bound.apply_defaults()
             arguments = dict(bound.arguments)
-            init(*(arguments.pop(parameter.name) for parameter in own), EncoderOptions(**arguments))
+            model = arguments.pop(own[0].name)  # self
+            init(model, *(arguments[parameter.name] for parameter in own[1:]),
+                 EncoderOptions(**{name: arguments[name] for name in fields}))
+            record_init_options(model, wrapper, arguments)
 
         wrapper.__signature__ = public  # type: ignore[attr-defined]
         return wrapper
