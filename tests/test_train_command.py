@@ -375,7 +375,7 @@ def test_yaml_syntax_errors_name_the_line(workdir, capsys):
         (["train", "tiny.toml", "--resume", "nowhere"], "--resume nowhere: no such checkpoint file or run folder"),
         (["train", "tiny.toml", "--resume", "."], "the folder has no checkpoints/last.pth"),
         (["train", "tiny.toml", "--set", "epochs=3"], "override 'epochs' must look like SECTION.KEY"),
-        (["train", "tiny.toml", "--set", "data.module=x.py"], "[data] give either corpus or module, not both"),
+        (["train", "tiny.toml", "--set", "data.module=x.py"], "[data] give one of corpus, train (your text files) and module, not corpus and module"),
         (["train", "tiny.toml", "--dry-run", "--set", "quantum.superposition_schedule=2"],
          "[quantum] quantum_training_config['superposition_schedule'] must be a registered name"),
         (["train", "tiny.toml", "--dry-run", "--set", "quantum.superposition_schedule=[1, 2]"], "got [1, 2]"),

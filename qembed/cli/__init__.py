@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from qembed import __version__
-from qembed.cli import demo_command, plot_command, plugins_command, schedule_command, train_command
+from qembed.cli import (demo_command, evaluate_command, explain_command, plot_command, plugins_command,
+                        predict_command, schedule_command, train_command)
 from qembed.cli.messages import one_line
 from qembed.plugins import PluginComponentError, PluginError, PluginHookError
 
@@ -23,6 +24,9 @@ EPILOG = """examples:
   qembed train examples/configs/polysemy.toml      train from a TOML or YAML config
   qembed train examples/configs/polysemy.toml --resume runs/polysemy-20261125-101500
   qembed plot runs/polysemy-20261125-101500        loss, uncertainty, collapse curves as PNG
+  qembed evaluate runs/polysemy-20261125-101500    test metrics of the trained model
+  qembed predict runs/polysemy-20261125-101500 "the bank raised the loan rate"
+  qembed explain runs/polysemy-20261125-101500 "the bank raised the loan rate" -o senses.png
   qembed plugins                       list every component and where it comes from
   qembed plugins --json                the same, for machines
   qembed plugins check qembed-cosine-schedule      run the qembed.testing contracts on a plugin
@@ -52,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"qembed {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train_command, plot_command, plugins_command, schedule_command, demo_command):
+    for module in (train_command, evaluate_command, predict_command, explain_command, plot_command, plugins_command,
+                   schedule_command, demo_command):
         module.add_parser(commands)
     return parser
 

@@ -23,7 +23,7 @@ import attrs
 from qembed import models, plugins
 from qembed.arguments import check_bool, check_int, validator
 from qembed.plugins.option_types import check_option_types, option_types
-from qembed.data import PolysemyCorpus
+from qembed.data import PolysemyCorpus, TextCorpus
 from qembed.models.encoder import QuantumEncoder
 from qembed.plugins.errors import did_you_mean
 from qembed.training import QuantumTrainingConfig
@@ -38,6 +38,8 @@ DATA_SIZES = ("vocab_size", "num_labels")
 #: the ``torch.optim.lr_scheduler`` classes registered by name (with the warmup schedules)
 LR_SCHEDULERS = TORCH_SCHEDULERS
 LOG_DIR_FIELDS = ("name", "timestamp")
+#: the [model] key naming a saved model whose encoder the model starts from
+ENCODER_FROM = "encoder_from"
 
 AttrsSection = TypeVar("AttrsSection", bound=attrs.AttrsInstance)
 
@@ -79,6 +81,17 @@ def corpus_parameters() -> dict[str, inspect.Parameter]:
 def loader_parameters(model_name: str) -> dict[str, inspect.Parameter]:
     """The options of the ``PolysemyCorpus`` method that makes ``model_name``'s loaders."""
     return parameters(getattr(PolysemyCorpus, MODELS[model_name]))
+
+
+def text_parameters() -> dict[str, inspect.Parameter]:
+    """The ``TextCorpus`` options of ``[data]`` with ``train`` (its label map comes from the
+    train split: no config value)."""
+    return parameters(TextCorpus, skip=("labels",))
+
+
+def text_loader_parameters(model_name: str) -> dict[str, inspect.Parameter]:
+    """The options of the ``TextCorpus`` method that makes ``model_name``'s loaders."""
+    return parameters(getattr(TextCorpus, MODELS[model_name]))
 
 
 # --- validators -----------------------------------------------------------------------
@@ -154,10 +167,12 @@ def _unknown(what: str, name: Any, choices: Any, listing: str) -> ConfigError:
 @attrs.frozen(kw_only=True)
 class ModelSection:
     """``[model]``: a model of :mod:`qembed.models` by class name, with its keyword options
-    (the keys :func:`model_parameters` lists; the model checks their values when built)."""
+    (the keys :func:`model_parameters` lists; the model checks their values when built), and
+    ``encoder_from``: a saved model whose encoder it starts from (``model.load_encoder``)."""
 
     name: str
     options: dict[str, Any]
+    encoder_from: str | None = None
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], *, with_corpus: bool) -> ModelSection:
@@ -167,29 +182,38 @@ class ModelSection:
         if not isinstance(name, str) or name not in MODELS:
             raise _unknown("model", name, MODELS, f"models: {', '.join(repr(m) for m in MODELS)}")
         known = model_parameters(name)
-        check_keys(options, ["name", *known])
+        check_keys(options, ["name", ENCODER_FROM, *known])
+        encoder_from = options.pop(ENCODER_FROM, None)
+        if encoder_from is not None:
+            if not isinstance(encoder_from, str) or not encoder_from:
+                raise ConfigError(f"{ENCODER_FROM} must be the path of a saved model (a run folder, a model "
+                                  f"folder or a weights file), got {encoder_from!r}")
+            if not issubclass(getattr(models, name), models.EncoderModel):
+                raise ConfigError(f"{ENCODER_FROM}: {name} has no quantum encoder to start from")
         if with_corpus:
             for key in DATA_SIZES:
                 if key in options:
-                    raise ConfigError(f"{key} comes from the [data] corpus; leave it out")
+                    raise ConfigError(f"{key} comes from the [data] corpus or text files; leave it out")
         else:
             missing = [key for key in DATA_SIZES if key in known and key not in options
                        and known[key].default is inspect.Parameter.empty]
             if missing:
                 raise ConfigError(f"{name} needs {' and '.join(missing)} with a [data] module "
                                   "(the embedded corpus supplies them)")
-        return cls(name=name, options=options)
+        return cls(name=name, options=options, encoder_from=encoder_from)
 
     def to_dict(self) -> dict[str, Any]:
         """The section with every default of the model filled in."""
         defaults = {key: parameter.default for key, parameter in model_parameters(self.name).items()
                     if parameter.default is not inspect.Parameter.empty}
-        return {"name": self.name, **defaults, **self.options}
+        start = {ENCODER_FROM: self.encoder_from} if self.encoder_from is not None else {}
+        return {"name": self.name, **start, **defaults, **self.options}
 
 
 @attrs.frozen(kw_only=True)
 class DataSection:
-    """``[data]``: the embedded corpus with its corpus and loader options, or a user
+    """``[data]``: the embedded corpus with its corpus and loader options, your text files
+    (``train = "..."``: a :class:`~qembed.data.TextCorpus` with its options), or a user
     ``module`` whose ``build(**module_options)`` returns ``(train_loader, val_loader)``."""
 
     corpus: str | None = None
@@ -198,11 +222,18 @@ class DataSection:
     module: str | None = None
     module_options: dict[str, Any] = attrs.Factory(dict)
 
+    @property
+    def text_files(self) -> bool:
+        """Whether the section reads text files (a :class:`~qembed.data.TextCorpus`)."""
+        return self.corpus is None and self.module is None
+
     @staticmethod
     def uses_corpus(table: Mapping[str, Any]) -> bool:
-        """Whether the table picks the embedded corpus (no ``module``); both is an error."""
-        if "module" in table and "corpus" in table:
-            raise ConfigError("give either corpus or module, not both")
+        """Whether the table's data sizes the model (the embedded corpus or text files, not a
+        ``module``); more than one of ``corpus``, ``train`` and ``module`` is an error."""
+        given = [key for key in ("corpus", "train", "module") if key in table]
+        if len(given) > 1:
+            raise ConfigError(f"give one of corpus, train (your text files) and module, not {' and '.join(given)}")
         return "module" not in table
 
     @classmethod
@@ -215,13 +246,21 @@ class DataSection:
             if not isinstance(module, str) or not module:
                 raise ConfigError(f"module must be a .py file or a dotted module name, got {module!r}")
             return cls(module=module, module_options=options)
-        corpus = options.pop("corpus", CORPORA[0])
-        if corpus not in CORPORA:
-            hint = did_you_mean(corpus, CORPORA) if isinstance(corpus, str) else ""
-            raise ConfigError(f"unknown corpus {corpus!r}{hint}; corpora: {', '.join(repr(c) for c in CORPORA)} "
-                              "(or give module = ... for your own data)")
-        corpus_keys, loader_keys = corpus_parameters(), loader_parameters(model_name)
-        check_keys(options, ["corpus", "module", *corpus_keys, *(k for k in loader_keys if k not in corpus_keys)])
+        if "train" in options:
+            corpus, corpus_keys, loader_keys = None, text_parameters(), text_loader_parameters(model_name)
+            if MODELS[model_name] == "mlm_loaders":  # the masked tokens are its labels
+                if "label_field" in options:
+                    raise ConfigError(f"label_field: {model_name} learns from masked tokens, not labels; leave it out")
+                options["label_field"] = None
+        else:
+            corpus = options.pop("corpus", CORPORA[0])
+            if corpus not in CORPORA:
+                hint = did_you_mean(corpus, CORPORA) if isinstance(corpus, str) else ""
+                raise ConfigError(f"unknown corpus {corpus!r}{hint}; corpora: {', '.join(repr(c) for c in CORPORA)} "
+                                  "(or give train = ... for your text files, module = ... for your own loaders)")
+            corpus_keys, loader_keys = corpus_parameters(), loader_parameters(model_name)
+        check_keys(options, [*(["corpus", "module"] if corpus else []), *corpus_keys,
+                             *(k for k in loader_keys if k not in corpus_keys)])
         options.setdefault("seed", seed)
 
         def resolved(keys: dict[str, inspect.Parameter]) -> dict[str, Any]:
@@ -230,10 +269,11 @@ class DataSection:
         return cls(corpus=corpus, corpus_options=resolved(corpus_keys), loader_options=resolved(loader_keys))
 
     def to_dict(self) -> dict[str, Any]:
-        """The section as a table: the corpus with its resolved options, or the module's."""
-        if self.module is None:
-            return {"corpus": self.corpus, **self.corpus_options, **self.loader_options}
-        return {"module": self.module, **self.module_options}
+        """The section as a table: the corpus or text files with their resolved options, or the module's."""
+        if self.module is not None:
+            return {"module": self.module, **self.module_options}
+        corpus = {"corpus": self.corpus} if self.corpus is not None else {}
+        return {**corpus, **self.corpus_options, **self.loader_options}
 
 
 @attrs.frozen(kw_only=True)

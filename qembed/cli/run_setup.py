@@ -25,7 +25,8 @@ from qembed import hookimpl, models, plugins
 from qembed.cli.config_errors import RunConfigError, blame
 from qembed.cli.lr_schedule_check import rehearse_lr_scheduler
 from qembed.cli.run_schema import MODELS, RunConfig, check_keys
-from qembed.data import PolysemyCorpus
+from qembed.data import LabelMap, PolysemyCorpus, TextCorpus, TextTokenizer
+from qembed.models.pretrained import RUN_MODEL_FOLDER, TOKENIZER_FOLDER, PretrainedModel
 from qembed.training import QuantumTrainer
 from qembed.training.devices import resolve_device
 from qembed.training.checkpoint_io import safe_load
@@ -39,14 +40,20 @@ RESUMABLE = ("last.pth", "interrupted.pth")  # --resume RUN_DIR takes the newest
 
 @attrs.frozen
 class Data:
-    """The loaders a run trains on, the model sizes they fix and a phrase for the console."""
+    """The loaders a run trains on, the model sizes they fix and a phrase for the console;
+    for the embedded corpus and text files also the test loader, the tokenizer, the label map
+    and the reading options a saved model keeps (``qembed predict`` reads text with them)."""
 
     train: Iterable[Any]
     val: Iterable[Any] | None
     sizes: dict[str, int]
     description: str
-    #: the most tokens a sentence can have, where the data says (the embedded corpus)
+    #: the most tokens a sentence can have, where the data says (the embedded corpus, text files)
     max_sequence_length: int | None = None
+    test: Iterable[Any] | None = None
+    tokenizer: TextTokenizer | None = None
+    labels: LabelMap | None = None
+    options: dict[str, Any] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -74,6 +81,17 @@ class PreparedRun:
             mode=training.mode, save_top_k=training.save_top_k,
         )
 
+    def save_model(self) -> Path | None:
+        """Write the trained model with its tokenizer, label map and data options as the run
+        folder's ``model/`` (what ``qembed.load``, ``qembed predict`` and ``qembed evaluate``
+        read); main process only, and only for qembed's ready models."""
+        model = self.trainer.model
+        if not self.trainer.is_main_process or not isinstance(model, PretrainedModel):
+            return None
+        data = self.data
+        return model.save_pretrained(self.run_dir / RUN_MODEL_FOLDER, tokenizer=data.tokenizer, labels=data.labels,
+                                     data_options=data.options)
+
 
 class _ConfigRecord:
     """Writes the resolved config into the run folder when training starts: after a
@@ -81,9 +99,10 @@ class _ConfigRecord:
     creates the file exclusively, before any other file: a run that took the folder since
     it was checked (one started in the same second) stops this one instead of sharing it."""
 
-    def __init__(self, resolved: dict[str, Any], run_dir: Path, *, new_run: bool) -> None:
+    def __init__(self, resolved: dict[str, Any], run_dir: Path, data: Data, *, new_run: bool) -> None:
         self.resolved = resolved
         self.run_dir = run_dir
+        self.data = data
         self.new_run = new_run
 
     @hookimpl(tryfirst=True)
@@ -97,6 +116,9 @@ class _ConfigRecord:
         except FileExistsError:
             raise RunConfigError(f"the run folder {str(self.run_dir)!r} was taken by another run that started at "
                                  "the same time; start this one again") from None
+        tokenizer_folder = self.run_dir / RUN_MODEL_FOLDER / TOKENIZER_FOLDER
+        if self.data.tokenizer is not None and not tokenizer_folder.exists():  # a resumed run reads it back
+            self.data.tokenizer.save(tokenizer_folder)
 
 
 def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequence[Any] = ()) -> PreparedRun:
@@ -109,9 +131,9 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
         raise RunConfigError(f"{config.source}: [training] log_dir {str(run_dir)!r} already holds files; continue "
                              f"that run with --resume {run_dir}, or choose another log_dir")
     seed_everything(config.training.seed)
-    data = build_data(config)
+    data = build_data(config, tokenizer=_saved_tokenizer(run_dir, checkpoint) if checkpoint else None)
     model = build_model(config, data)
-    record = _ConfigRecord(config.to_dict(run_dir), run_dir, new_run=not continues_run_dir)
+    record = _ConfigRecord(config.to_dict(run_dir), run_dir, data, new_run=not continues_run_dir)
     trainer = build_trainer(config, model, run_dir, [record, *hooks])
     with blame(config.source, "data"):
         steps = trainer.check_loaders(data.train, data.val)
@@ -128,6 +150,15 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
         torch.distributed.broadcast_object_list(shared, src=0, device=trainer.device)
         run_dir = trainer.log_dir = shared[0]
     return PreparedRun(config, trainer, data, run_dir, checkpoint)
+
+
+def _saved_tokenizer(run_dir: Path, checkpoint: Path) -> TextTokenizer | None:
+    """The tokenizer a resumed run started with (saved in its run folder when training
+    started): training one again could give other token ids."""
+    for folder in (run_dir, checkpoint.parent.parent):
+        if (folder / RUN_MODEL_FOLDER / TOKENIZER_FOLDER).is_dir():
+            return TextTokenizer.load(folder / RUN_MODEL_FOLDER / TOKENIZER_FOLDER)
+    return None
 
 
 def resume_target(path: Path, config: RunConfig, timestamp: str) -> tuple[Path, Path]:
@@ -148,19 +179,57 @@ def resume_target(path: Path, config: RunConfig, timestamp: str) -> tuple[Path, 
     return config.new_run_dir(timestamp), path
 
 
-def build_data(config: RunConfig) -> Data:
-    """The loaders of ``[data]``: the embedded corpus, or a user module's ``build()``."""
+def build_data(config: RunConfig, *, tokenizer: TextTokenizer | None = None) -> Data:
+    """The loaders of ``[data]``: the embedded corpus, text files or a user module's
+    ``build()``. ``tokenizer``: the one a resumed or evaluated run saved, in place of
+    training a new one on text files (so its token ids are the model's)."""
     data, source = config.data, config.source
     if data.module is not None:
         return _module_data(source, data.module, data.module_options)
     method = MODELS[config.model.name]
+    if data.text_files:
+        return _text_data(config, tokenizer)
     with blame(source, "data"):
         corpus = PolysemyCorpus(**data.corpus_options)
-        train, val, *_ = getattr(corpus, method)(**data.loader_options)
+        train, val, *test = getattr(corpus, method)(**data.loader_options)
     val = val if len(corpus.val) else None  # num_val = 0: no validation
     return Data(train, val, {"vocab_size": corpus.vocab_size, "num_labels": corpus.num_labels},
                 f"the {data.corpus} corpus ({len(corpus.train)} sentences, {corpus.num_labels} labels)",
-                corpus.max_sequence_length)
+                corpus.max_sequence_length, test[0] if test and len(corpus.test) else None, corpus.tokenizer,
+                LabelMap(corpus.lexicon.topic_names), {"lowercase": True, "max_length": corpus.max_sequence_length})
+
+
+def _text_data(config: RunConfig, tokenizer: TextTokenizer | None) -> Data:
+    data, source = config.data, config.source
+    options = dict(data.corpus_options)
+    if tokenizer is not None:
+        options["tokenizer"] = tokenizer
+    elif config.model.encoder_from is not None:
+        _check_encoder_tokenizer(config, options["tokenizer"])
+    with blame(source, "data"):
+        corpus = TextCorpus(**options)
+        if MODELS[config.model.name] == "loaders" and corpus.num_labels < 2:
+            raise ValueError(f"{config.model.name} needs at least 2 labels; the train split's "
+                             f"{options['label_field']!r} field has {corpus.num_labels}")
+        train, val, *test = getattr(corpus, MODELS[config.model.name])(**data.loader_options)
+    labelled = f", {corpus.num_labels} labels" if corpus.labels is not None else ""
+    return Data(train, val if len(corpus.val) else None,
+                {"vocab_size": corpus.vocab_size, "num_labels": corpus.num_labels},
+                f"{options['train']} ({len(corpus.train)} texts{labelled}, vocabulary {corpus.vocab_size})",
+                corpus.max_sequence_length, test[0] if test and len(corpus.test) else None, corpus.tokenizer,
+                corpus.labels, corpus.options)
+
+
+def _check_encoder_tokenizer(config: RunConfig, tokenizer: Any) -> None:
+    """A model that starts from a saved encoder reads its token ids: a newly trained tokenizer
+    would give other ids, so ``[data] tokenizer`` must be the saved model's."""
+    from qembed.models.pretrained import saved_tokenizer_folder
+
+    saved = saved_tokenizer_folder(config.model.encoder_from)
+    if saved is not None and (not isinstance(tokenizer, (str, Path)) or Path(tokenizer) != saved):
+        raise RunConfigError(f"{config.source}: [model] encoder_from = {config.model.encoder_from!r} was trained "
+                             f"with its own tokenizer; set [data] tokenizer = {str(saved)!r} so the token ids match "
+                             f"(got {tokenizer!r})")
 
 
 def build_model(config: RunConfig, data: Data) -> nn.Module:
@@ -169,6 +238,9 @@ def build_model(config: RunConfig, data: Data) -> nn.Module:
     accepted = inspect.signature(cls).parameters
     with blame(config.source, "model"):
         model = cls(**{key: size for key, size in data.sizes.items() if key in accepted}, **config.model.options)
+    if config.model.encoder_from is not None:
+        with blame(config.source, "model"):
+            model.load_encoder(config.model.encoder_from)
     longest = data.max_sequence_length
     capacity = config.model.options.get("max_length", accepted["max_length"].default) if (
         "max_length" in accepted) else None

@@ -1,8 +1,8 @@
 """``qembed train CONFIG``: train the run a TOML or YAML run config describes.
 
 The config is checked and every part built before anything is written; the run folder
-then gets TensorBoard events, ``history.json``, the resolved ``config.yaml`` and
-``checkpoints/``. A per-epoch table is printed as the epochs finish.
+then gets TensorBoard events, ``history.json``, the resolved ``config.yaml``,
+``checkpoints/`` and, when training ends, ``model/`` (the model with its tokenizer and labels). A per-epoch table is printed as the epochs finish.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ EPILOG = """examples:
   qembed train runs/polysemy-20250101-120000/config.yaml --resume runs/polysemy-20250101-120000
 
 The run folder ([training] log_dir, default runs/{name}-{timestamp}) holds TensorBoard
-events, history.json, the resolved config.yaml and checkpoints/ (last.pth and the best,
-epoch=E-step=S-<monitor>=V.pth).
+events, history.json, the resolved config.yaml, checkpoints/ (last.pth and the best,
+epoch=E-step=S-<monitor>=V.pth) and, when training ends, model/: the model with its
+tokenizer and labels (qembed predict / evaluate / explain RUN_DIR, qembed.load(RUN_DIR)).
 --resume takes that folder (its newest of last.pth and interrupted.pth) or a checkpoint
 file and continues the run exactly, mid-epoch after Ctrl-C or SIGTERM (exit codes 130, 143);
 [training] epochs counts from the run's start. Every section and key: docs/cli.md.
@@ -105,8 +106,9 @@ def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = 
             print(f"\ninterrupted ({_signal_name(err)}){how if config.training.checkpoints else ''}",
                   file=sys.stderr)
         return exit_code(err)
+    model_dir = prepared.save_model()
     if reports:
-        _print_summary(prepared, table.rows_printed)
+        _print_summary(prepared, table.rows_printed, model_dir)
     return 0
 
 
@@ -120,13 +122,15 @@ def _signal_name(err: KeyboardInterrupt) -> str:
     return signal.Signals(getattr(err, "signum", signal.SIGINT)).name
 
 
-def _print_summary(prepared: PreparedRun, rows_printed: int) -> None:
+def _print_summary(prepared: PreparedRun, rows_printed: int, model_dir: Path | None) -> None:
     """What the run wrote and how to go on with it."""
     config, run_dir = prepared.config, prepared.run_dir
     if rows_printed == 0:
         print(f"the run already has {_epochs(prepared.trainer.epoch)}; raise [training] epochs to train more "
               f"(e.g. --set training.epochs={prepared.trainer.epoch + 1})")
     print()
+    if model_dir is not None:
+        print(f"model:      {model_dir}   (qembed predict {run_dir} \"some text\"; qembed evaluate {run_dir})")
     if config.training.save_best_model:
         print(f"best model: {run_dir / 'best_model.pth'}")
     if config.training.checkpoints:

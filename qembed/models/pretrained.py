@@ -188,6 +188,15 @@ def _load(source: Path, device: str | torch.device | None, options: dict[str, An
     return loaded
 
 
+def saved_tokenizer_folder(path: PathLike) -> Path | None:
+    """The tokenizer folder saved with the model at ``path`` (a model folder or a run
+    folder), or ``None`` when it has none (a weights file, a model saved without one)."""
+    folder = _model_folder(Path(path))
+    if folder is None or read_config(folder)["tokenizer"] is None:
+        return None
+    return _part(folder, TOKENIZER_FOLDER)
+
+
 def _model_folder(source: Path) -> Path | None:
     """The model folder ``source`` names: itself, a run folder's ``model/``, or the folder
     of its ``config.json`` / ``model.safetensors``; ``None`` for anything else."""
