@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import string
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,6 +174,23 @@ def test_reader_errors(tmp_path):
 # --- tokenizers ----------------------------------------------------------------------
 
 
+_TRAIN_IN_A_PROCESS = """
+import json, sys
+from qembed.data import PolysemyCorpus, TextTokenizer
+corpus = PolysemyCorpus(num_train=300, num_val=0, num_test=0)
+texts = [corpus.decode(corpus.train[i]["input_ids"]) for i in range(len(corpus.train))]
+print(json.dumps([text.ids for text in TextTokenizer.train(texts, vocab_size=60).encode(texts)]))
+"""
+
+
+def test_the_default_bpe_training_gives_one_vocabulary_in_every_process():
+    """Training is reproducible across processes (each with its own hash seed), so a run's
+    tokenizer follows from its data; WordPiece's is not (huggingface/tokenizers#1794)."""
+    runs = {subprocess.run([sys.executable, "-c", _TRAIN_IN_A_PROCESS], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(3)}
+    assert len(runs) == 1
+
+
 @pytest.mark.parametrize("algorithm", ["wordpiece", "bpe"])
 def test_train_save_and_reload_give_identical_encodings(tmp_path, algorithm):
     texts = [text for text, _ in TEXTS]
@@ -224,7 +244,7 @@ def test_tokenizer_errors(tmp_path, wordpiece):
         TextTokenizer.load(tmp_path / "broken")
     with pytest.raises(ValueError, match=r"vocab_size must be >= 6, got 5"):
         TextTokenizer.train(["a b"], vocab_size=5)
-    with pytest.raises(ValueError, match=r"algorithm must be one of 'wordpiece', 'bpe', got 'bep' "
+    with pytest.raises(ValueError, match=r"algorithm must be one of 'bpe', 'wordpiece', got 'bep' "
                                          r"\(did you mean 'bpe'\?\)"):
         TextTokenizer.train(["a b"], algorithm="bep")
     with pytest.raises(ValueError, match="max_length must be >= 1, got 0"):
@@ -472,7 +492,7 @@ def test_corpus_errors(tmp_path, wordpiece):
         TextCorpus(path, validation_fraction=0.5, test_fraction=0.5)
     with pytest.raises(ValueError, match="vocab_size must be >= 6, got 3"):
         TextCorpus(path, vocab_size=3)
-    with pytest.raises(ValueError, match=r"tokenizer must be 'wordpiece', 'bpe', a tokenizer folder or a "
+    with pytest.raises(ValueError, match=r"tokenizer must be 'bpe', 'wordpiece', a tokenizer folder or a "
                                          r"TextTokenizer, got 'wordpeice' \(did you mean 'wordpiece'\?\)"):
         TextCorpus(path, tokenizer="wordpeice")
     (tmp_path / "not_a_tokenizer").mkdir()

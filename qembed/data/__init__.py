@@ -6,7 +6,7 @@ of the word's sense, and every occurrence of the word carries its ground-truth s
 model's sense choice can be scored. See ``docs/data.md``.
 
 ``TextCorpus`` reads a user's own text (JSON Lines, CSV, TSV, plain text, Hugging Face
-``datasets``), tokenized by a ``TextTokenizer`` (WordPiece or BPE trained on it, or a
+``datasets``), tokenized by a ``TextTokenizer`` (BPE or WordPiece trained on it, or a
 pre-trained one) with labels mapped by a ``LabelMap``; ``read_dataset`` reads one more file
 alike for evaluation.
 

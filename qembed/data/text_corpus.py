@@ -72,7 +72,7 @@ class TextCorpus:
     (a ``DatasetDict``'s ``train`` / ``validation`` / ``test`` splits become the splits) or a
     list of dicts. A split not given as a source is drawn from train by a seeded fraction
     (``validation_fraction``, ``test_fraction``; 0 gives an empty split). ``tokenizer`` is
-    ``"wordpiece"`` or ``"bpe"`` (trained on the train split with ``vocab_size`` and
+    ``"bpe"`` or ``"wordpiece"`` (trained on the train split with ``vocab_size`` and
     ``lowercase``), a tokenizer folder (:meth:`TextTokenizer.load`, truncating to
     ``max_length``) or a :class:`TextTokenizer`. ``labels`` is ``None`` (the train split's
     values, :meth:`LabelMap.from_values`), a :class:`LabelMap` or a list of names;
@@ -92,7 +92,7 @@ class TextCorpus:
         validation_fraction: float = 0.1,
         test_fraction: float = 0.1,
         seed: int = 0,
-        tokenizer: str | os.PathLike[str] | TextTokenizer = "wordpiece",
+        tokenizer: str | os.PathLike[str] | TextTokenizer = "bpe",
         vocab_size: int = 8000,
         lowercase: bool = True,
         max_length: int = 128,
@@ -263,7 +263,7 @@ def _tokenizer_source(tokenizer: Any) -> Any:
     if isinstance(tokenizer, (str, os.PathLike)) and Path(tokenizer).exists():
         return tokenizer
     hint = did_you_mean(tokenizer, ALGORITHMS) if isinstance(tokenizer, str) else ""
-    raise ValueError(f"tokenizer must be 'wordpiece', 'bpe', a tokenizer folder or a TextTokenizer, got "
+    raise ValueError(f"tokenizer must be 'bpe', 'wordpiece', a tokenizer folder or a TextTokenizer, got "
                      f"{quoted(tokenizer)}{hint} (no such folder)")
 
 

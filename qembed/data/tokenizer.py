@@ -1,6 +1,6 @@
 """``TextTokenizer``: subword tokenization of real text, through Hugging Face ``tokenizers``.
 
-A tokenizer is trained on a corpus (WordPiece or BPE), built from a word list (the
+A tokenizer is trained on a corpus (BPE or WordPiece), built from a word list (the
 embedded corpora's word-level vocabulary), or loaded from a folder: one written by
 :meth:`TextTokenizer.save`, or a pre-trained Hugging Face tokenizer folder (read with
 ``transformers.AutoTokenizer``, the ``hf`` extra). Every :class:`Tokenized` text knows which
@@ -25,7 +25,7 @@ from qembed.data._checks import did_you_mean, write_atomically
 from qembed.data.lexicon import MASK, PAD, SPECIAL_TOKENS, UNK
 
 #: The training algorithms of :meth:`TextTokenizer.train`.
-ALGORITHMS = ("wordpiece", "bpe")
+ALGORITHMS = ("bpe", "wordpiece")
 #: The files :meth:`TextTokenizer.save` writes: the ``tokenizers`` pipeline and qembed's settings.
 TOKENIZER_FILE = "tokenizer.json"
 SETTINGS_FILE = "qembed_tokenizer.json"
@@ -69,11 +69,13 @@ class TextTokenizer:
     # -- building -----------------------------------------------------------------
 
     @classmethod
-    def train(cls, texts: Iterable[str], *, algorithm: str = "wordpiece", vocab_size: int = 8000,
+    def train(cls, texts: Iterable[str], *, algorithm: str = "bpe", vocab_size: int = 8000,
               lowercase: bool = True, max_length: int = 128) -> TextTokenizer:
-        """Train a WordPiece or BPE tokenizer on ``texts`` with qembed's special tokens
+        """Train a BPE or WordPiece tokenizer on ``texts`` with qembed's special tokens
         (``[PAD]`` 0, ``[UNK]`` 1, ``[CLS]`` 2, ``[SEP]`` 3, ``[MASK]`` 4); nothing is added
-        around a text (the models mean-pool)."""
+        around a text (the models mean-pool). BPE is the default because it is reproducible:
+        ``tokenizers``' WordPiece trainer numbers its ``##`` tokens in hash order, so the same
+        texts can give another vocabulary in another process (huggingface/tokenizers#1794)."""
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS))}, got "
                              f"{quoted(algorithm)}{did_you_mean(str(algorithm), ALGORITHMS)}")
