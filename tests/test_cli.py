@@ -74,7 +74,8 @@ def test_usage_errors_are_one_line_with_exit_code_2(capsys, argv, expected):
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["plugins", "--help"], ["schedule", "table", "--help"],
-                                  ["demo", "--help"], ["train", "--help"], ["plot", "--help"],
+                                  ["demo", "--help"], ["train", "--help"], ["plot", "--help"], ["evaluate", "--help"],
+                                  ["predict", "--help"], ["explain", "--help"],
                                   ["schedule", "plot", "--help"], ["plugins", "check", "--help"]])
 def test_every_command_has_help_with_examples_of_that_command(capsys, argv):
     with pytest.raises(SystemExit) as exited:
@@ -91,6 +92,8 @@ def test_demo_trains_and_writes_logs_history_and_the_best_model(capsys, tmp_path
     [run_dir] = tmp_path.iterdir()
     assert (run_dir / "best_model.pth").is_file() and (run_dir / "history.json").is_file()
     assert list(run_dir.glob("events.out.tfevents.*"))
+    assert (run_dir / "model" / "model.safetensors").is_file() and (run_dir / "senses.png").is_file()
+    assert f"senses:     {run_dir / 'senses.png'}   (qembed explain {run_dir} \"the teller" in out
     header, row = [line.split() for line in out.splitlines() if line.strip().startswith(("epoch", "0 "))][:2]
     assert header == ["epoch", "train_loss(epoch", "mean)", "val_loss", "val_acc", "uncertainty", "collapse_p"]
     assert len(row) == 6

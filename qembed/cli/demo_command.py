@@ -3,7 +3,8 @@
 Runs the packaged example config ``qembed/configs/demo.toml`` through ``qembed train``:
 ``QuantumClassifier`` on the embedded polysemy corpus, every component chosen by string
 name, with TensorBoard logs, ``history.json``, the best model and checkpoints under
-``runs/demo-<timestamp>/``; a per-epoch table is printed as it trains.
+``runs/demo-<timestamp>/``; a per-epoch table is printed as it trains. Then the trained
+model draws ``bank`` in a finance and a nature sentence (``senses.png``, as ``qembed explain``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from typing import Any
 
 from qembed.cli import train_command
 from qembed.cli.argument_types import positive_int
+
+#: two sentences where ``bank`` means two things (words of the embedded corpus's vocabulary)
+BANK_SENTENCES = ("the teller at the bank saw the cash deposit", "we saw the bank of the river in the rain")
+SENSES_FILE = "senses.png"
 
 EPILOG = """examples:
   qembed demo
@@ -50,4 +55,17 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides["training.seed"] = args.seed
     with resources.as_file(resources.files("qembed") / "configs" / "demo.toml") as config:
-        return train_command.train(config, overrides)
+        return train_command.train(config, overrides, after_training=draw_senses)
+
+
+def draw_senses(run_dir: Path) -> None:
+    """Draw ``bank`` in a finance and a nature sentence with the trained model
+    (``qembed explain``), into the run folder."""
+    from qembed.cli.extras import import_extra
+    from qembed.inference import load
+
+    import_extra("qembed.plotting")
+    path = run_dir / SENSES_FILE
+    load(run_dir).explain(BANK_SENTENCES, path=path)
+    sentences = " ".join(f'"{sentence}"' for sentence in BANK_SENTENCES)
+    print(f"senses:     {path}   (qembed explain {run_dir} {sentences})")

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,9 +73,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
-          resume: Path | None = None, dry_run: bool = False) -> int:
+          resume: Path | None = None, dry_run: bool = False,
+          after_training: Callable[[Path], None] | None = None) -> int:
     """Check, build and train the run a config file describes, printing its progress;
-    returns the exit code (``qembed demo`` runs its packaged config through here)."""
+    returns the exit code (``qembed demo`` runs its packaged config through here, and
+    ``after_training(run_dir)`` once the model folder is written)."""
     import yaml
 
     from qembed.cli.run_config import load_run_config
@@ -109,6 +111,8 @@ def train(config_path: str | os.PathLike, overrides: Mapping[str, Any] | None = 
     model_dir = prepared.save_model()
     if reports:
         _print_summary(prepared, table.rows_printed, model_dir)
+        if after_training is not None:
+            after_training(run_dir)
     return 0
 
 
