@@ -82,10 +82,13 @@ class Predictor:
         return cls(model, tokenizer, labels, data_options, device=device)
 
     def predict(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TextPrediction]:
-        """Each text's label, probabilities and uncertainty, and its tokens' senses."""
+        """Each text's label, probabilities and uncertainty, and its tokens' senses; a text
+        longer than the model takes is truncated, as the tokenizer truncates."""
         tokenizer = self._tokenizer()
         texts = _checked_texts(texts)
-        encoded = tokenizer.encode(texts)
+        limit = _max_length(self.model)  # as the tokenizer truncates to its own max_length
+        encoded = [attrs.evolve(text, ids=text.ids[:limit], tokens=text.tokens[:limit], word_ids=text.word_ids[:limit])
+                   for text in tokenizer.encode(texts)]
         items = [{"input_ids": torch.tensor(text.ids, dtype=torch.long)} for text in encoded]
         batches = [pad_collate(items[start:start + batch_size], pad_id=tokenizer.pad_id)
                    for start in range(0, len(items), batch_size)]
@@ -156,6 +159,13 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device | None = No
     """A saved model ready for inference on text: ``path`` is a run folder of ``qembed
     train`` or a folder written by ``model.save_pretrained``. See :class:`Predictor`."""
     return Predictor.load(Path(path), device=device)
+
+
+def _max_length(model: nn.Module) -> int | None:
+    """The longest input the model takes (``None``: no limit it states)."""
+    holder = getattr(model, "encoder", model)
+    limit = getattr(holder, "max_length", None)
+    return limit if isinstance(limit, int) else None
 
 
 def _checked_texts(texts: Sequence[str]) -> list[str]:
