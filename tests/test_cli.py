@@ -61,6 +61,9 @@ def test_errors_are_one_line_with_exit_code_2(capsys, argv, expected):
     [
         (["plugins", "bogus"], "qembed plugins: error: argument ACTION: invalid choice: 'bogus'"),
         (["train"], "qembed train: error: the following arguments are required: CONFIG"),
+        (["predict"], "qembed predict: error: the following arguments are required: RUN_DIR"),
+        (["explain", "runs/x"], "qembed explain: error: the following arguments are required: TEXT"),
+        (["evaluate", "runs/x", "--split", "train"], "qembed evaluate: error: argument --split: invalid choice"),
         (["schedule", "table", "linear", "--steps", "x"], "qembed schedule table: error: argument --steps"),
         (["trian"], "qembed: error: argument COMMAND: invalid choice: 'trian'"),
     ],
@@ -75,7 +78,8 @@ def test_usage_errors_are_one_line_with_exit_code_2(capsys, argv, expected):
 
 @pytest.mark.parametrize("argv", [["--help"], ["plugins", "--help"], ["schedule", "table", "--help"],
                                   ["demo", "--help"], ["train", "--help"], ["plot", "--help"],
-                                  ["schedule", "plot", "--help"], ["plugins", "check", "--help"]])
+                                  ["schedule", "plot", "--help"], ["plugins", "check", "--help"],
+                                  ["evaluate", "--help"], ["predict", "--help"], ["explain", "--help"]])
 def test_every_command_has_help_with_examples_of_that_command(capsys, argv):
     with pytest.raises(SystemExit) as exited:
         main(argv)
