@@ -331,12 +331,21 @@ def test_a_masked_lm_run_scores_its_validation_split_and_resumes(mlm_run, capsys
     assert safe_load(mlm_run / "checkpoints" / "last.pth")["epoch"] == 2
 
 
-def test_fine_tuning_without_the_pretrained_tokenizer_or_from_a_classical_model_is_refused(mlm_run, files, tmp_path,
-                                                                                             capsys):
+def test_fine_tuning_refuses_a_new_tokenizer_a_missing_or_unfit_encoder_and_a_classical_model(
+        mlm_run, files, tmp_path, capsys):
+    tokenizer = mlm_run / "model" / "tokenizer"
     without = write_config(tmp_path, "no_tokenizer", {"train": str(files / "train.csv")},
                            model_options={"encoder_from": str(mlm_run)})
     assert_one_line_error(capsys, main(["train", str(without)]),
-                          f"set [data] tokenizer = {str(mlm_run / 'model' / 'tokenizer')!r}")
+                          f"set [data] tokenizer = {str(tokenizer)!r}")
+    nowhere = write_config(tmp_path, "nowhere", {"train": str(files / "train.csv")},
+                           model_options={"encoder_from": str(tmp_path / "nowhere")})
+    assert_one_line_error(capsys, main(["train", str(nowhere)]),
+                          f"[model] encoder_from = {str(tmp_path / 'nowhere')!r}: no checkpoint file at")
+    shape = write_config(tmp_path, "shape", {"train": str(files / "train.csv"), "tokenizer": str(tokenizer)},
+                         model_options={"encoder_from": str(mlm_run), "num_states": 3})
+    assert_one_line_error(capsys, main(["train", str(shape)]), f"[model] encoder_from = {str(mlm_run)!r}: the encoder "
+                          f"in {str(mlm_run)!r} does not fit this model; different shapes: embeddings.sense_amplitudes")
     classical = write_config(tmp_path, "classical", {"train": str(files / "train.csv")}, model="ClassicalClassifier",
                              model_options={"encoder_from": str(mlm_run), "num_states": None})
     assert_one_line_error(capsys, main(["train", str(classical)]),
@@ -382,7 +391,8 @@ def empty_text(folder: Path) -> str:
 
 
 @pytest.mark.parametrize(("data", "model", "expected"), [
-    (lambda f, d: {"train": str(f / "missing.csv")}, "QuantumClassifier", ["missing.csv' does not exist"]),
+    (lambda f, d: {"train": str(f / "missing.csv")}, "QuantumClassifier",
+     ["bad.toml: [data] data file", "missing.csv' does not exist"]),
     (lambda f, d: {"train": str(d / "train.csv"), "text_field": "txt"}, "QuantumClassifier",
      ["has no field 'txt' (did you mean 'text'?); its fields: 'text', 'label'"]),
     (lambda f, d: {"train": empty_text(f)}, "QuantumClassifier", ["gaps.csv row 4: 'text' is an empty text"]),
