@@ -61,6 +61,9 @@ def test_errors_are_one_line_with_exit_code_2(capsys, argv, expected):
     [
         (["plugins", "bogus"], "qembed plugins: error: argument ACTION: invalid choice: 'bogus'"),
         (["train"], "qembed train: error: the following arguments are required: CONFIG"),
+        (["predict"], "qembed predict: error: the following arguments are required: RUN_DIR"),
+        (["explain", "runs/x"], "qembed explain: error: the following arguments are required: TEXT"),
+        (["evaluate", "runs/x", "--split", "train"], "qembed evaluate: error: argument --split: invalid choice"),
         (["schedule", "table", "linear", "--steps", "x"], "qembed schedule table: error: argument --steps"),
         (["trian"], "qembed: error: argument COMMAND: invalid choice: 'trian'"),
     ],

@@ -22,5 +22,5 @@ def blame(source: str, section: str) -> Iterator[None]:
         yield
     except (RunConfigError, PluginComponentError, PluginHookError):  # a plugin's failure is not the file's
         raise
-    except (PluginError, ValueError, TypeError, KeyError) as err:
+    except (PluginError, ValueError, TypeError, KeyError, FileNotFoundError) as err:  # a file the config names
         raise RunConfigError(f"{source}: [{section}] {one_line(err)}") from err

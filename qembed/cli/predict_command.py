@@ -51,13 +51,13 @@ def run(args: argparse.Namespace) -> int:
     texts = list(args.texts)
     if args.input is not None and texts:
         raise ValueError("give the texts either as arguments or with --input FILE, not both")
+    if args.input is None and not texts:
+        raise ValueError("give at least one TEXT, or --input FILE")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be an integer >= 1, got {args.batch_size}")
     predictor = load(args.run_dir, device=args.device)
     if args.input is not None:
         texts = read_texts(args.input, predictor.data_options.get("text_field", "text"))
-    elif not texts:
-        raise ValueError("give at least one TEXT, or --input FILE")
     predictions = predictor.predict(texts, batch_size=args.batch_size)
     output = args.output.open("w", encoding="utf-8") if args.output is not None else sys.stdout
     try:

@@ -55,7 +55,7 @@ def _run_split(config: RunConfig, predictor: Predictor, split: str, batch_size: 
         data = build_data(config, tokenizer=predictor.tokenizer)
     loader = data.test if split == "test" else data.val
     if loader is None:
-        what = "test" if MODELS[config.model.name] == "loaders" else "test (a masked LM has none)"
-        raise ValueError(f"{config.source}: the run's data has no {what if split == 'test' else 'validation'} split "
-                         "to score; give --data FILE")
+        why = " (a masked LM has none)" if split == "test" and MODELS[config.model.name] != "loaders" else ""
+        raise ValueError(f"{config.source}: the run's data has no {'test' if split == 'test' else 'validation'} "
+                         f"split to score{why}; give --data FILE")
     return loader, f"the run's {split} split ({len(loader.dataset)} examples)"

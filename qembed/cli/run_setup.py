@@ -24,7 +24,8 @@ from torch import nn
 from qembed import hookimpl, models, plugins
 from qembed.cli.config_errors import RunConfigError, blame
 from qembed.cli.lr_schedule_check import rehearse_lr_scheduler
-from qembed.cli.run_schema import MODELS, RunConfig, check_keys
+from qembed.cli.messages import one_line
+from qembed.cli.run_schema import ENCODER_FROM, MODELS, RunConfig, check_keys
 from qembed.data import LabelMap, PolysemyCorpus, TextCorpus, TextTokenizer
 from qembed.models.pretrained import RUN_MODEL_FOLDER, TOKENIZER_FOLDER, PretrainedModel
 from qembed.training import QuantumTrainer
@@ -239,8 +240,11 @@ def build_model(config: RunConfig, data: Data) -> nn.Module:
     with blame(config.source, "model"):
         model = cls(**{key: size for key, size in data.sizes.items() if key in accepted}, **config.model.options)
     if config.model.encoder_from is not None:
-        with blame(config.source, "model"):
+        try:
             model.load_encoder(config.model.encoder_from)
+        except (ValueError, TypeError, KeyError, OSError) as err:
+            raise RunConfigError(f"{config.source}: [model] {ENCODER_FROM} = {config.model.encoder_from!r}: "
+                                 f"{one_line(err)}") from err
     longest = data.max_sequence_length
     capacity = config.model.options.get("max_length", accepted["max_length"].default) if (
         "max_length" in accepted) else None
