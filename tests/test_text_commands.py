@@ -200,6 +200,21 @@ def test_evaluate_scores_the_runs_test_and_validation_splits(csv_run, capsys):
         assert "  accuracy" in out and f"wrote {csv_run / f'metrics-{split}.json'}" in out
 
 
+def test_a_run_given_relative_paths_is_evaluated_and_resumed_from_another_folder(files, tmp_path, monkeypatch,
+                                                                                 capsys):
+    """The resolved config.yaml names the data by absolute path, so the run folder works from anywhere."""
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    write_table(work / "data" / "train.csv", records())
+    monkeypatch.chdir(work)
+    run_dir = train(write_config(work, "relative", {"train": "data/train.csv"}))
+    assert load_run_config(run_dir / "config.yaml").data.corpus_options["train"] == str(work / "data" / "train.csv")
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", str(run_dir)]) == 0
+    assert main(["train", str(run_dir / "config.yaml"), "--resume", str(run_dir), "--set", "training.epochs=2"]) == 0
+    capsys.readouterr()
+
+
 def test_evaluate_scores_another_file_and_names_a_label_the_model_does_not_know(csv_run, tmp_path, capsys):
     write_table(tmp_path / "other.csv", records()[:5])
     capsys.readouterr()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ EPILOG = """examples:
 The metrics are those of validation during training (docs/training/quantum_trainer.md):
 accuracy, loss, nll, the quantum measures, calibration (ece, brier) and how well the
 uncertainty detects errors (uncertainty_auroc). They are printed and written as JSON to
-RUN_DIR/metrics-<split or file name>.json unless --output names another file. Without
+RUN_DIR/metrics-<split or file name>.json unless --output names another file (null where a
+metric is undefined, e.g. uncertainty_auroc when every prediction is right). Without
 --data, RUN_DIR must be a run folder of qembed train: its config.yaml rebuilds the split
 (the same seed gives the same sentences) and its loss and [quantum] settings score it.
 """
@@ -52,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     name = Path(args.data).stem if args.data is not None else args.split
     output = args.output or args.run_dir / f"metrics-{name}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    defined = {key: value if math.isfinite(value) else None for key, value in metrics.items()}  # strict JSON
+    output.write_text(json.dumps(defined, indent=2) + "\n", encoding="utf-8")
     print(f"{what}:")
     width = max(len(key) for key in metrics)
     for key, value in metrics.items():

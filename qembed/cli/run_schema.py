@@ -24,6 +24,7 @@ from qembed import models, plugins
 from qembed.arguments import check_bool, check_int, validator
 from qembed.plugins.option_types import check_option_types, option_types
 from qembed.data import PolysemyCorpus, TextCorpus
+from qembed.data.tokenizer import ALGORITHMS as TOKENIZER_ALGORITHMS
 from qembed.models.encoder import QuantumEncoder
 from qembed.plugins.errors import did_you_mean
 from qembed.training import QuantumTrainingConfig
@@ -38,10 +39,18 @@ DATA_SIZES = ("vocab_size", "num_labels")
 #: the ``torch.optim.lr_scheduler`` classes registered by name (with the warmup schedules)
 LR_SCHEDULERS = TORCH_SCHEDULERS
 LOG_DIR_FIELDS = ("name", "timestamp")
+#: the [data] keys of text files that name files or folders (``tokenizer`` unless an algorithm's name)
+TEXT_PATHS = ("train", "validation", "test", "tokenizer")
 #: the [model] key naming a saved model whose encoder the model starts from
 ENCODER_FROM = "encoder_from"
 
 AttrsSection = TypeVar("AttrsSection", bound=attrs.AttrsInstance)
+
+
+def absolute(path: str) -> str:
+    """``path`` from the current folder: the resolved ``config.yaml`` names the same files
+    wherever ``qembed evaluate`` or ``--resume`` runs."""
+    return str(Path(path).expanduser().absolute())
 
 
 def check_keys(table: Mapping[str, Any], known: list[str]) -> None:
@@ -190,6 +199,7 @@ class ModelSection:
                                   f"folder or a weights file), got {encoder_from!r}")
             if not issubclass(getattr(models, name), models.EncoderModel):
                 raise ConfigError(f"{ENCODER_FROM}: {name} has no quantum encoder to start from")
+            encoder_from = absolute(encoder_from)
         if with_corpus:
             for key in DATA_SIZES:
                 if key in options:
@@ -252,6 +262,9 @@ class DataSection:
                 if options.get("label_field") is not None:  # null: as its resolved config.yaml writes it
                     raise ConfigError(f"label_field: {model_name} learns from masked tokens, not labels; leave it out")
                 options["label_field"] = None
+            for key in TEXT_PATHS:
+                if isinstance(options.get(key), str) and not (key == "tokenizer" and options[key] in TOKENIZER_ALGORITHMS):
+                    options[key] = absolute(options[key])
         else:
             corpus = options.pop("corpus", CORPORA[0])
             if corpus not in CORPORA:

@@ -178,7 +178,8 @@ class TextTokenizer:
         try:
             pretrained = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         except Exception as err:
-            raise ValueError(f"tokenizer folder {str(path)!r} does not load: {type(err).__name__}: {err}") from err
+            reason = str(err).strip().split("\n", 1)[0].split(". ", 1)[0]  # transformers lists every model type after
+            raise ValueError(f"tokenizer folder {str(path)!r} does not load: {type(err).__name__}: {reason}") from err
         if not pretrained.is_fast:
             raise ValueError(f"tokenizer folder {str(path)!r} does not load: {type(pretrained).__name__} has no "
                              "fast (Rust `tokenizers`) version")
