@@ -249,7 +249,7 @@ class DataSection:
         if "train" in options:
             corpus, corpus_keys, loader_keys = None, text_parameters(), text_loader_parameters(model_name)
             if MODELS[model_name] == "mlm_loaders":  # the masked tokens are its labels
-                if "label_field" in options:
+                if options.get("label_field") is not None:
                     raise ConfigError(f"label_field: {model_name} learns from masked tokens, not labels; leave it out")
                 options["label_field"] = None
         else:
