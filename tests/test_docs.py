@@ -233,6 +233,10 @@ def _documented_defaults(cell: str) -> list[Any]:
     return values
 
 
+#: the text-file keys a config gives as strings (Python also takes a Dataset, a list of dicts, a TextTokenizer)
+_TEXT_PATHS = ("train", "validation", "test", "tokenizer")
+
+
 def _schema_keys() -> dict[str, dict[str, tuple[set[str], list[Any]]]]:
     """Per section, each key's types and defaults (one per model where they differ) as the
     run-config schema defines them; a required key or one filled in from elsewhere has none."""
@@ -247,6 +251,7 @@ def _schema_keys() -> dict[str, dict[str, tuple[set[str], list[Any]]]]:
             defaults.append(default)
 
     add("model", "name", "str", None)
+    add("model", run_schema.ENCODER_FROM, "str", None)
     add("data", "corpus", "str", run_schema.CORPORA[0])
     add("data", "module", "str", None)
     for model in run_schema.MODELS:
@@ -255,6 +260,9 @@ def _schema_keys() -> dict[str, dict[str, tuple[set[str], list[Any]]]]:
         for parameters in (run_schema.corpus_parameters(), run_schema.loader_parameters(model)):
             for name, parameter in parameters.items():
                 add("data", name, parameter.annotation, None if name == "seed" else parameter.default)  # [training] seed
+        for name, parameter in {**run_schema.text_parameters(), **run_schema.text_loader_parameters(model)}.items():
+            annotation = "str" if name in _TEXT_PATHS else parameter.annotation
+            add("data", name, annotation, None if name == "seed" else parameter.default)
     for field in attrs.fields(run_schema.TrainingSection):
         bound = f" >= {field.validator.minimum}" if getattr(field.validator, "minimum", None) is not None else ""
         default = field.default.factory() if isinstance(field.default, attrs.Factory) else field.default

@@ -21,6 +21,7 @@ import torch
 
 from qembed import plugins
 from qembed.data import PolysemyCorpus
+from qembed.models import QuantumClassifier
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -156,6 +157,21 @@ def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     return struct.unpack(">II", data[16:24])
+
+
+def test_own_data(tmp_path):
+    stdout, out = run_with_out("own_data.py", tmp_path)
+    assert sorted(p.name for p in out.iterdir()) == ["model", "reviews.csv", "senses.png"]
+    assert (out / "reviews.csv").read_text().splitlines()[0] == "text,label"
+    assert 0 <= figure(r"test accuracy ([\d.]+) \(chance 0\.125\)", stdout) <= 1
+    reloaded = QuantumClassifier.from_pretrained(out / "model")
+    assert reloaded.init_options["num_labels"] == 8
+    lines = re.findall(r"^'(.+)': (\w+) \(p [\d.]+, uncertainty [\d.]+\); bank's senses((?: [\d.]+)+)$", stdout, re.M)
+    assert [line[0] for line in lines] == ["we saw the teller at the bank with cash",
+                                          "the river bank was mud and grass after the rain"]
+    for _, label, senses in lines:
+        assert label in CORPUS.label_names and sum(map(float, senses.split())) == pytest.approx(1, abs=0.02)
+    assert png_size(out / "senses.png")[1] > png_size(out / "senses.png")[0] / 2  # two panels, one above the other
 
 
 def test_plot_history(tmp_path):

@@ -636,3 +636,20 @@ def test_sigterm_from_outside_writes_interrupted_pth_and_exits_143(workdir):
     state = torch.load(workdir / "runs" / "tiny" / "checkpoints" / "interrupted.pth", weights_only=True)
     assert state["epoch"] >= 1 and state["global_step"] >= 4
     assert "Traceback" not in stderr
+
+
+def test_a_masked_lm_text_config_reads_back_its_resolved_label_field(tmp_path):
+    """The resolved config.yaml of a masked LM on text files holds ``label_field: null``;
+    read back (``--resume``, ``qembed evaluate``) it is accepted, and a real label field is refused."""
+    table = {"model": {"name": "QuantumMaskedLM"}, "data": {"train": "raw.txt"}, "optimizer": "adamw"}
+    first = tmp_path / "mlm.yaml"
+    first.write_text(yaml.safe_dump(table))
+    resolved = load_run_config(first).to_dict(tmp_path / "run")
+    assert resolved["data"]["label_field"] is None
+    again = tmp_path / "config.yaml"
+    again.write_text(yaml.safe_dump(resolved))
+    assert load_run_config(again).data.corpus_options["label_field"] is None
+    table["data"]["label_field"] = "label"
+    first.write_text(yaml.safe_dump(table))
+    with pytest.raises(RunConfigError, match="label_field: QuantumMaskedLM learns from masked tokens"):
+        load_run_config(first)
