@@ -130,3 +130,11 @@ def test_inductor_training_agrees_with_eager(monkeypatch):
     assert trained[True][0] == pytest.approx(trained[False][0], rel=1e-4)
     for eager, compiled in zip(trained[False][1].parameters(), trained[True][1].parameters()):
         torch.testing.assert_close(compiled, eager, rtol=1e-3, atol=1e-3)
+
+
+def test_the_run_config_key_is_checked():
+    from qembed.cli.run_schema import TrainingSection
+
+    assert TrainingSection(compile={"mode": "max-autotune"}).compile == {"mode": "max-autotune"}
+    with pytest.raises(ConfigError, match="compile has no option 'dynamc' \\(did you mean 'dynamic'\\?\\)"):
+        TrainingSection(compile={"dynamc": True})
