@@ -203,7 +203,8 @@ def test_every_component_key_names_the_plugin_kind_it_selects():
 # --- the run-config schema of `qembed train` ------------------------------------------
 
 #: what docs/cli.md calls the types of a signature's or an attrs field's annotation
-_TYPE_WORDS = {"int": "int", "float": "float", "bool": "bool", "str": "string", "Any": "any", "list": "list"}
+_TYPE_WORDS = {"int": "int", "float": "float", "bool": "bool", "str": "string", "Any": "any", "list": "list",
+               "dict": "table"}
 
 
 def _type_words(annotation: Any) -> str:

@@ -28,6 +28,7 @@ from qembed.data.tokenizer import ALGORITHMS as TOKENIZER_ALGORITHMS
 from qembed.models.encoder import QuantumEncoder
 from qembed.plugins.errors import did_you_mean
 from qembed.training import QuantumTrainingConfig
+from qembed.training.compilation import compile_options
 from qembed.training.config import ConfigError
 from qembed_plugins.lr_schedulers import TORCH_SCHEDULERS
 
@@ -161,6 +162,12 @@ def _logger_specs(instance: Any, attribute: attrs.Attribute, value: Any) -> None
             isinstance(spec, str) or (isinstance(spec, dict) and isinstance(spec.get("name"), str)) for spec in value):
         raise ConfigError(f"loggers must be a list of logger names or {{ name = ..., options }} tables "
                           f"(`qembed plugins` lists them), got {value!r}")
+
+
+def _compile(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, Mapping) and "backend" in value and not isinstance(value["backend"], str):
+        raise ConfigError(f"compile.backend must be a backend name, got {value['backend']!r}")
+    compile_options(value, "compile")
 
 
 def _unknown(what: str, name: Any, choices: Any, listing: str) -> ConfigError:
@@ -310,6 +317,7 @@ class TrainingSection:
     save_top_k: int | None = attrs.field(default=None, validator=Integer(-1, optional=True))
     progress_bar: bool = attrs.field(default=True, validator=_boolean)
     loggers: list = attrs.field(factory=lambda: ["tensorboard"], validator=_logger_specs)
+    compile: bool | dict = attrs.field(default=False, validator=_compile)
 
     def to_dict(self) -> dict[str, Any]:
         """Every key with its value."""

@@ -277,6 +277,7 @@ def build_trainer(config: RunConfig, model: nn.Module, run_dir: Path, hooks: Seq
         return QuantumTrainer(model, optimizer, loss, config.quantum, device=config.training.device, log_dir=run_dir,
                               plugins=hooks, progress_bar=config.training.progress_bar, epoch_table=False,
                               seed=config.training.seed, lr_scheduler=config.lr_scheduler, loggers=loggers,
+                              compile=config.training.compile,
                               hyperparameters=hyperparameters)
 
 

@@ -1,8 +1,9 @@
 """Fail-fast checks of model inputs, with messages that name the problem.
 
 On the CPU the checks read values directly (free: there is no device to wait
-for). On an accelerator the value checks are asynchronous device asserts, so the
-training loop never waits for the device.
+for). On an accelerator, and inside ``torch.compile`` (where reading a value would
+break the graph), the value checks are asynchronous device asserts, so the training
+loop never waits for the device and a compiled model stays one graph.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ def check_token_ids(input_ids: Tensor, vocab_size: int, name: str = "input_ids")
         )
     if input_ids.numel() == 0:
         return
-    if input_ids.device.type != "cpu":
-        torch._assert_async((input_ids >= 0).all() & (input_ids < vocab_size).all())
+    if input_ids.device.type != "cpu" or torch.compiler.is_compiling():
+        inside = (input_ids >= 0).all() & (input_ids < vocab_size).all()
+        torch._assert_async(inside, f"{name} holds a token id outside the vocabulary (vocab_size={vocab_size})")
         return
     outside = (input_ids < 0) | (input_ids >= vocab_size)
     if outside.any():

@@ -32,7 +32,8 @@ class ModelCall:
     (prediction)."""
 
     def __init__(self, model: nn.Module, *, pass_labels: bool, labels_required: bool = True) -> None:
-        parameters = inspect.signature(model.forward).parameters
+        # a torch.compile wrapper's forward takes (*args, **kwargs): read the module it compiles
+        parameters = inspect.signature(getattr(model, "_orig_mod", model).forward).parameters
         self.accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         self.accepted = frozenset(parameters)
         self.pass_labels = pass_labels and ("labels" in self.accepted or self.accepts_any)

@@ -15,6 +15,7 @@ complete; ``qembed_on_train_end``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -24,7 +25,6 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -53,6 +53,7 @@ from qembed.training.batches import (
 )
 from qembed.training import checkpoint, logger_relay, rng_state, run_folder, run_lock
 from qembed.training.checkpoint import RunState
+from qembed.training.compilation import compile_options, is_compiled, mark_dynamic, original_module
 from qembed.training.checkpoint_io import (
     atomic_save,
     atomic_write_bytes,
@@ -120,6 +121,11 @@ class QuantumTrainer:
     names, ``{"name": ..., **options}`` specs or built loggers (``None``: TensorBoard when there is a ``log_dir``).
     ``hyperparameters``: a mapping of sections (``{"data": {...}}``) added to the hyperparameters every logger
     receives (:attr:`hyperparameters`, see :mod:`qembed.training.hyperparameters`).
+    ``compile``: ``True`` or ``torch.compile`` options (``{"mode": ..., "dynamic": ...,
+    "fullgraph": ..., "backend": ...}``) compile the model's forward for training and
+    evaluation. A model compiled by the user (``torch.compile(model)``) is called as given.
+    Either way :attr:`model` is the plain module, so checkpoints and saved weights carry
+    its own ``state_dict`` keys.
     """
 
     def __init__(
@@ -139,9 +145,15 @@ class QuantumTrainer:
         | None = None,
         loggers: Sequence[Any] | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
+        compile: bool | Mapping[str, Any] = False,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self._compile = compile_options(compile)
+        given, model = model, original_module(model)
+        if given is not model and self._compile is not None:
+            raise ConfigError(f"compile={compile!r} compiles the model, but it is compiled already (torch.compile); "
+                              "pass the plain model, or leave compile out")
         self.config = QuantumTrainingConfig.from_value(quantum_training_config)
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.epoch_table = epoch_table
@@ -202,7 +214,14 @@ class QuantumTrainer:
         if isinstance(self.loss_fn, nn.Module):
             self.loss_fn.to(self.device)
         # what forward calls: the model itself, or its DistributedDataParallel wrapper
-        self._network = self.distributed.wrap(self.model, self.device) if self.distributed else self.model
+        self._network: nn.Module | Callable[..., Any] = (
+            self.distributed.wrap(given, self.device) if self.distributed else given)
+        # evaluation's collapse samples draw from a torch.Generator, which cannot enter a compiled graph
+        self._sampling_network = self._network if given is model else self.model
+        if self._compile is not None:
+            self._network = torch.compile(self._network, **self._compile)
+        self._marks_dynamic = (self._compile is not None or is_compiled(given)) and (
+            self._compile or {}).get("dynamic") is not False
         self._sharded: dict[int, Any] = {}
         self._model_call = ModelCall(self.model, pass_labels=self.loss_fn is None)
         self.precision = Precision.resolve(self.config.mixed_precision, self.device)
@@ -879,6 +898,8 @@ class QuantumTrainer:
             batch = self._mix_replay(batch)
         batch = to_device(batch, self.device)
         args, kwargs, labels = self._model_call.split(batch)
+        if self._marks_dynamic:  # no recompile for the last smaller batch or another length
+            mark_dynamic([*args, *kwargs.values()])
         samples = self._loss_call.mc_samples if training and self._loss_call is not None else 0
         with self.precision.autocast():
             if samples > 1 and self.config.quantum_parallel:
@@ -933,24 +954,28 @@ class QuantumTrainer:
         with collapse_sampling(self.model, self._evaluation_generator) as sampling_layers, self.precision.autocast():
             if not sampling_layers:
                 return outputs
+            network = self._sampling_network
             if self.config.quantum_parallel:
-                logits = self._parallel_samples(samples, args, kwargs, labels).sample_logits
+                logits = self._parallel_samples(samples, args, kwargs, labels, network).sample_logits
             else:  # one sample at a time: S copies of a masked LM's logits would not fit
-                logits = (as_output(self._network(*args, **kwargs)).logits for _ in range(samples))
+                logits = (as_output(network(*args, **kwargs)).logits for _ in range(samples))
             estimate = sampled_uncertainty(logits, scored)
         return replace_fields(outputs, uncertainty=estimate.uncertainty,
                               mutual_information=estimate.mutual_information)
 
-    def _parallel_samples(self, samples: int, args: tuple[Any, ...], kwargs: dict[str, Any], labels: Tensor) -> Any:
+    def _parallel_samples(self, samples: int, args: tuple[Any, ...], kwargs: dict[str, Any], labels: Tensor,
+                          network: Callable[..., Any] | None = None) -> Any:
         """``quantum_parallel``: S collapse samples (a loss's, or evaluation's) as one
-        forward of the batch repeated S times (each copy collapses independently); the
-        output is the first copy's, with ``sample_logits`` ``[S, ...]`` from all of them."""
+        forward of ``network`` (the trainer's by default) on the batch repeated S times (each
+        copy collapses independently); the output is the first copy's, with
+        ``sample_logits`` ``[S, ...]`` from all of them."""
+        network = self._network if network is None else network
         size = labels.shape[0]
 
         def repeat(value: Any) -> Any:
             return value.repeat(samples, *([1] * (value.dim() - 1))) if isinstance(value, Tensor) else value
 
-        outputs = as_output(self._network(*map(repeat, args), **{k: repeat(v) for k, v in kwargs.items()}))
+        outputs = as_output(network(*map(repeat, args), **{k: repeat(v) for k, v in kwargs.items()}))
         return with_sample_logits(first_examples(outputs, size, samples * size),
                                   outputs.logits.unflatten(0, (samples, size)))
 
@@ -1102,8 +1127,15 @@ def checked_probability(schedule: Schedule, step: int, total_steps: int, name: s
     return float(value)
 
 
-def _first_examples(outputs: Any, count: int) -> Any:
+@dataclasses.dataclass
+class FreshExamples:
     """The per-example fields replay strategies read, for the loader's examples only
-    (replayed ones follow them in the batch)."""
+    (replayed ones follow them in the batch). A dataclass, which ``torch.compile``
+    traces (a ``SimpleNamespace`` breaks the graph)."""
+
+    uncertainty: Tensor | None
+
+
+def _first_examples(outputs: Any, count: int) -> FreshExamples:
     uncertainty = field(outputs, "uncertainty")
-    return SimpleNamespace(uncertainty=uncertainty[:count] if uncertainty is not None else None)
+    return FreshExamples(uncertainty[:count] if uncertainty is not None else None)

@@ -70,6 +70,9 @@ MAPPED: dict[str, str] = {
     "use_cpu": "device='cpu'",
     "no_cuda": "device='cpu'",
     "max_steps": "max_steps (> 0: the run's length, num_train_epochs then unused, as in HF)",
+    "torch_compile": "compile=True",
+    "torch_compile_backend": "compile={'backend': ...}",
+    "torch_compile_mode": "compile={'mode': ...}",
 }
 
 #: Fields not to warn about: set by the environment (``local_rank``, ``_n_gpu``), or flags
@@ -122,6 +125,11 @@ def trainer_from_training_arguments(
     total_steps = epochs * steps_per_epoch if max_steps is None else max_steps
     config.setdefault("log_every_n_steps", _log_every(args, steps_per_epoch, total_steps))
     use_cpu = args.use_cpu or getattr(args, "no_cuda", False)
+    if args.torch_compile:
+        if "compile" in trainer_options:
+            raise TypeError("compile= comes from TrainingArguments.torch_compile here; set it there")
+        trainer_options["compile"] = {key: value for key, value in (
+            ("backend", args.torch_compile_backend), ("mode", args.torch_compile_mode)) if value is not None}
     trainer = trainer_class(
         model,
         _optimizer(args, reference, optimizer),
