@@ -35,19 +35,19 @@ def compile_options(value: Any, where: str = "compile") -> dict[str, Any] | None
         return {}
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where} must be true, false or a mapping of {', '.join(COMPILE_OPTIONS)}, "
-                                 f"got {quoted(value)}")
+                          f"got {quoted(value)}")
     options = dict(value)
     for key in options:
         if key not in COMPILE_OPTIONS:
             raise ConfigError(f"{where} has no option {key!r}{did_you_mean(str(key), COMPILE_OPTIONS)}; "
-                                     f"options: {', '.join(COMPILE_OPTIONS)}")
+                              f"options: {', '.join(COMPILE_OPTIONS)}")
     mode = options.get("mode")
     if mode is not None and mode not in COMPILE_MODES:
         raise ConfigError(f"{where}['mode'] must be one of {', '.join(COMPILE_MODES)}, got {quoted(mode)}"
-                                 f"{did_you_mean(str(mode), COMPILE_MODES)}")
+                          f"{did_you_mean(str(mode), COMPILE_MODES)}")
     if options.get("dynamic") not in (None, True, False):
         raise ConfigError(f"{where}['dynamic'] must be true, false or none (automatic), "
-                                 f"got {quoted(options['dynamic'])}")
+                          f"got {quoted(options['dynamic'])}")
     if not isinstance(options.get("fullgraph", False), bool):
         raise ConfigError(f"{where}['fullgraph'] must be true or false, got {quoted(options['fullgraph'])}")
     backend = options.get("backend", "inductor")
@@ -55,7 +55,7 @@ def compile_options(value: Any, where: str = "compile") -> dict[str, Any] | None
         backends = torch._dynamo.list_backends(exclude_tags=())
         if backend not in backends:
             raise ConfigError(f"{where}['backend'] {backend!r} is not a torch.compile backend"
-                                     f"{did_you_mean(backend, backends)}; backends: {', '.join(backends)}")
+                              f"{did_you_mean(backend, backends)}; backends: {', '.join(backends)}")
     elif not callable(backend):
         raise ConfigError(f"{where}['backend'] must be a backend name or a callable, got {quoted(backend)}")
     return options
