@@ -26,7 +26,7 @@ from qembed.cli.run_config import load_run_config
 from qembed.cli.run_setup import prepare_run
 from qembed.data import LabelMap, TextCorpus, TextTokenizer
 from qembed.inference import Predictor
-from qembed.models import QuantumClassifier, QuantumMaskedLM
+from qembed.models import ClassicalClassifier, QuantumClassifier, QuantumMaskedLM
 from qembed.training import QuantumTrainer
 from qembed.training.checkpoint_io import safe_load
 from tests.conftest import REPO_ROOT
@@ -278,6 +278,10 @@ def test_a_saved_datasets_folder_gives_its_splits(files, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("the run's test split (8 examples):")
     assert main(["predict", str(run_dir), *QUERIES]) == 0
     check_predictions(json_lines(capsys.readouterr().out), QUERIES, run_dir)
+    assert main(["evaluate", str(run_dir), "--data", str(tmp_path / "reviews"), "--split", "val"]) == 0
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'reviews'} (validation split) (2 examples):")
+    assert_one_line_error(capsys, main(["evaluate", str(run_dir), "--data", str(files / "train.csv"),
+                                        "--split", "val"]), "--split val: ", "is one table")
 
 
 # --- the Python API: predictions survive save and reload ---------------------------
@@ -334,13 +338,17 @@ def test_a_masked_lm_pretrained_on_a_text_file_starts_a_classifier(mlm_run, file
     assert (run_dir / "model" / "labels.json").is_file()
 
 
-def test_a_masked_lm_run_scores_its_validation_split_and_resumes(mlm_run, capsys):
+def test_a_masked_lm_run_scores_its_validation_split_and_resumes(mlm_run, files, capsys):
     """Its resolved config (label_field = null) reads back."""
     capsys.readouterr()
     assert main(["evaluate", str(mlm_run), "--split", "val"]) == 0
     assert capsys.readouterr().out.startswith("the run's val split")
     assert_one_line_error(capsys, main(["evaluate", str(mlm_run)]),
-                          "the run's data has no test split to score (a masked LM has none); give --data FILE")
+                          "the run's data has no test split to score (a masked LM has none: --split val)")
+    assert main(["evaluate", str(mlm_run), "--data", str(files / "corpus.txt")]) == 0  # masked as in training
+    scored = json.loads((mlm_run / "metrics-data-corpus.json").read_text())
+    assert 0.0 <= scored["accuracy"] <= 1.0 and scored["loss"] > 0
+    assert load_run_config(mlm_run / "config.yaml").data.corpus_options["test_fraction"] == 0.0  # no row held back
     assert load_run_config(mlm_run / "config.yaml").data.corpus_options["label_field"] is None
     assert main(["train", str(mlm_run / "config.yaml"), "--resume", str(mlm_run), "--set", "training.epochs=2"]) == 0
     assert safe_load(mlm_run / "checkpoints" / "last.pth")["epoch"] == 2
@@ -453,3 +461,99 @@ def test_bad_command_lines_are_refused_on_one_line(csv_run, tmp_path, capsys):
                           "no model folder, run folder or weights file at")
     assert_one_line_error(capsys, main(["evaluate", str(csv_run / "model")]),
                           "has no config.yaml to rebuild its data from: give --data FILE")
+
+
+# --- scoring and reloading stay faithful to the run --------------------------------
+
+
+def test_evaluate_maps_labels_with_the_runs_saved_label_map(files, tmp_path, capsys):
+    """A label renamed in the train file after training is refused, never silently scored as another class."""
+    write_table(tmp_path / "train.csv", records())
+    run_dir = train(write_config(tmp_path, "labels", {"train": str(tmp_path / "train.csv")}))
+    assert LabelMap.load(run_dir / "model" / "labels.json").names == tuple(LABELS)
+    renamed = [{**row, "label": "a_nature" if row["label"] == "nature" else row["label"]} for row in records()]
+    write_table(tmp_path / "train.csv", renamed)
+    capsys.readouterr()
+    assert_one_line_error(capsys, main(["evaluate", str(run_dir)]), "unknown label 'a_nature'")
+
+
+def test_evaluate_scores_a_run_configured_for_distributed_training_in_one_process(csv_run, tmp_path, capsys):
+    import yaml
+
+    config = yaml.safe_load((csv_run / "config.yaml").read_text())
+    config["quantum"].update(distributed_training=True, quantum_sync=True, entanglement_sync=True)
+    copy = tmp_path / "distributed"
+    copy.mkdir()
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    (copy / "model").symlink_to(csv_run / "model")
+    capsys.readouterr()
+    assert main(["evaluate", str(copy)]) == 0
+    assert capsys.readouterr().out.startswith("the run's test split (3 examples):")
+
+
+def test_a_run_stopped_before_its_model_was_saved_says_so(csv_run, tmp_path, capsys):
+    stopped = tmp_path / "stopped"
+    (stopped / "model").mkdir(parents=True)
+    (stopped / "config.yaml").write_text((csv_run / "config.yaml").read_text())
+    TextTokenizer.load(csv_run / "model" / "tokenizer").save(stopped / "model" / "tokenizer")
+    assert_one_line_error(capsys, main(["predict", str(stopped), "the bank"]),
+                          "holds no trained model yet", f"--resume {stopped}")
+
+
+def test_fine_tuning_takes_a_copy_of_the_tokenizer_and_resumes_without_the_pretrained_folder(
+        mlm_run, files, tmp_path):
+    copied = tmp_path / "copied_tokenizer"
+    TextTokenizer.load(mlm_run / "model" / "tokenizer").save(copied)
+    pretrained = tmp_path / "pretrained"
+    pretrained.mkdir()
+    (pretrained / "model").symlink_to(mlm_run / "model")
+    (tmp_path / "sub").mkdir()
+    dotted = tmp_path / "sub" / ".." / "copied_tokenizer"
+    for tokenizer in (copied, dotted):
+        config = write_config(tmp_path, "finetune", {"train": str(files / "train.csv"), "tokenizer": str(tokenizer)},
+                              model_options={"encoder_from": str(pretrained)}, training={"max_steps": 2})
+        prepare_run(load_run_config(config))  # accepted: the same tokenizer
+    run_dir = train(config)
+    (pretrained / "model").unlink()  # the pre-trained model is gone: a resume needs only its checkpoint
+    assert main(["train", str(run_dir / "config.yaml"), "--resume", str(run_dir),
+                 "--set", "training.max_steps=3"]) == 0
+
+
+def test_a_saved_model_refuses_a_label_map_or_tokenizer_that_does_not_fit(tmp_path):
+    tokenizer = TextTokenizer.train([text for text, _ in TEXTS], vocab_size=120)
+    model = QuantumClassifier(tokenizer.vocab_size - 1, 2, embedding_dim=16, num_layers=1, num_heads=2)
+    with pytest.raises(ValueError, match=r"the label map holds 3 labels, but the model predicts 2 classes"):
+        model.save_pretrained(tmp_path / "m", labels=LabelMap(["x", "y", "z"]))
+    with pytest.raises(ValueError, match=rf"the tokenizer gives ids up to {tokenizer.vocab_size - 1}, but the "
+                                         rf"model's vocab_size is {tokenizer.vocab_size - 1}"):
+        model.save_pretrained(tmp_path / "m", tokenizer=tokenizer)
+    assert not (tmp_path / "m").exists()
+
+
+def test_predict_checks_its_batch_size_and_creates_the_output_folder(csv_run, tmp_path, capsys):
+    predictor = qembed.load(csv_run)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        predictor.predict(QUERIES, batch_size=0)
+    output = tmp_path / "new" / "folder" / "out.jsonl"
+    assert main(["predict", str(csv_run), *QUERIES, "-o", str(output)]) == 0
+    assert len(json_lines(output.read_text())) == len(QUERIES)
+
+
+def test_a_classical_model_reports_no_token_senses(files, tmp_path):
+    corpus = TextCorpus(str(files / "train.csv"), vocab_size=120, max_length=32)
+    model = ClassicalClassifier(corpus.vocab_size, corpus.num_labels, embedding_dim=16, num_layers=1, num_heads=2)
+    [prediction] = Predictor(model, corpus.tokenizer, corpus.labels).predict(QUERIES[:1])
+    assert all(token.senses == () and token.uncertainty is None for token in prediction.tokens)
+    assert prediction.to_dict()["tokens"][0] == {"token": "the", "senses": [], "uncertainty": None}
+
+
+def test_the_demo_skips_its_picture_without_matplotlib(csv_run, monkeypatch, capsys):
+    """The run is trained and saved by then: a missing plot extra costs the picture, not the exit code."""
+    from qembed.cli import demo_command
+
+    for name in [name for name in sys.modules if name == "qembed.plotting" or name.startswith("qembed.plotting.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    demo_command.draw_senses(csv_run)
+    assert capsys.readouterr().out.startswith("senses:     not drawn: plotting needs matplotlib")
+    assert not (csv_run / demo_command.SENSES_FILE).exists()

@@ -58,9 +58,11 @@ def run(args: argparse.Namespace) -> int:
     predictor = load(args.run_dir, device=args.device)
     if args.input is not None:
         texts = read_texts(args.input, predictor.data_options.get("text_field", "text"))
-    predictions = predictor.predict(texts, batch_size=args.batch_size)
+    if args.output is not None:  # found unwritable before the model runs
+        args.output.parent.mkdir(parents=True, exist_ok=True)
     output = args.output.open("w", encoding="utf-8") if args.output is not None else sys.stdout
     try:
+        predictions = predictor.predict(texts, batch_size=args.batch_size)
         for prediction in predictions:
             output.write(json.dumps(prediction.to_dict(), ensure_ascii=False) + "\n")
     finally:

@@ -269,6 +269,10 @@ class DataSection:
                 if options.get("label_field") is not None:  # null: as its resolved config.yaml writes it
                     raise ConfigError(f"label_field: {model_name} learns from masked tokens, not labels; leave it out")
                 options["label_field"] = None
+                if options.get("test") is not None or options.get("test_fraction", 0.0) != 0.0:
+                    raise ConfigError(f"{model_name} trains and validates on masked tokens, with no test split: "
+                                      "leave test and test_fraction out (validation_fraction sets what it validates on)")
+                options["test_fraction"] = 0.0  # no row is held back for a split its loaders never give
             for key in TEXT_PATHS:
                 if isinstance(options.get(key), str) and not (key == "tokenizer" and options[key] in TOKENIZER_ALGORITHMS):
                     options[key] = absolute(options[key])

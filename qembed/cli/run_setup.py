@@ -27,7 +27,8 @@ from qembed.cli.lr_schedule_check import rehearse_lr_scheduler
 from qembed.cli.messages import one_line
 from qembed.cli.run_schema import ENCODER_FROM, MODELS, RunConfig, check_keys
 from qembed.data import LabelMap, PolysemyCorpus, TextCorpus, TextTokenizer
-from qembed.models.pretrained import RUN_MODEL_FOLDER, TOKENIZER_FOLDER, PretrainedModel
+from qembed.data.tokenizer import TOKENIZER_FILE
+from qembed.models.pretrained import LABELS_FILE, RUN_MODEL_FOLDER, TOKENIZER_FOLDER, PretrainedModel
 from qembed.training import QuantumTrainer
 from qembed.training.devices import resolve_device
 from qembed.training.checkpoint_io import safe_load
@@ -117,9 +118,11 @@ class _ConfigRecord:
         except FileExistsError:
             raise RunConfigError(f"the run folder {str(self.run_dir)!r} was taken by another run that started at "
                                  "the same time; start this one again") from None
-        tokenizer_folder = self.run_dir / RUN_MODEL_FOLDER / TOKENIZER_FOLDER
-        if self.data.tokenizer is not None and not tokenizer_folder.exists():  # a resumed run reads it back
-            self.data.tokenizer.save(tokenizer_folder)
+        saved = self.run_dir / RUN_MODEL_FOLDER  # what a resumed run reads back (training them again could differ)
+        if self.data.tokenizer is not None and not (saved / TOKENIZER_FOLDER).exists():
+            self.data.tokenizer.save(saved / TOKENIZER_FOLDER)
+        if self.data.labels is not None and not (saved / LABELS_FILE).exists():
+            self.data.labels.save(saved / LABELS_FILE)
 
 
 def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequence[Any] = ()) -> PreparedRun:
@@ -132,8 +135,9 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
         raise RunConfigError(f"{config.source}: [training] log_dir {str(run_dir)!r} already holds files; continue "
                              f"that run with --resume {run_dir}, or choose another log_dir")
     seed_everything(config.training.seed)
-    data = build_data(config, tokenizer=_saved_tokenizer(run_dir, checkpoint) if checkpoint else None)
-    model = build_model(config, data)
+    tokenizer, labels = _saved_text_parts(run_dir, checkpoint) if checkpoint else (None, None)
+    data = build_data(config, tokenizer=tokenizer, labels=labels)
+    model = build_model(config, data, resuming=checkpoint is not None)
     record = _ConfigRecord(config.to_dict(run_dir), run_dir, data, new_run=not continues_run_dir)
     trainer = build_trainer(config, model, run_dir, [record, *hooks])
     with blame(config.source, "data"):
@@ -153,13 +157,15 @@ def prepare_run(config: RunConfig, *, resume: Path | None = None, hooks: Sequenc
     return PreparedRun(config, trainer, data, run_dir, checkpoint)
 
 
-def _saved_tokenizer(run_dir: Path, checkpoint: Path) -> TextTokenizer | None:
-    """The tokenizer a resumed run started with (saved in its run folder when training
-    started): training one again could give other token ids."""
-    for folder in (run_dir, checkpoint.parent.parent):
-        if (folder / RUN_MODEL_FOLDER / TOKENIZER_FOLDER).is_dir():
-            return TextTokenizer.load(folder / RUN_MODEL_FOLDER / TOKENIZER_FOLDER)
-    return None
+def _saved_text_parts(run_dir: Path, checkpoint: Path) -> tuple[TextTokenizer | None, LabelMap | None]:
+    """The tokenizer and label map a resumed run started with (saved in its run folder when
+    training started): training a tokenizer again could give other token ids, and the
+    files could have changed labels since."""
+    for folder in (run_dir / RUN_MODEL_FOLDER, checkpoint.parent.parent / RUN_MODEL_FOLDER):
+        if (folder / TOKENIZER_FOLDER).is_dir():
+            labels = LabelMap.load(folder / LABELS_FILE) if (folder / LABELS_FILE).is_file() else None
+            return TextTokenizer.load(folder / TOKENIZER_FOLDER), labels
+    return None, None
 
 
 def resume_target(path: Path, config: RunConfig, timestamp: str) -> tuple[Path, Path]:
@@ -180,16 +186,17 @@ def resume_target(path: Path, config: RunConfig, timestamp: str) -> tuple[Path, 
     return config.new_run_dir(timestamp), path
 
 
-def build_data(config: RunConfig, *, tokenizer: TextTokenizer | None = None) -> Data:
+def build_data(config: RunConfig, *, tokenizer: TextTokenizer | None = None, labels: LabelMap | None = None) -> Data:
     """The loaders of ``[data]``: the embedded corpus, text files or a user module's
-    ``build()``. ``tokenizer``: the one a resumed or evaluated run saved, in place of
-    training a new one on text files (so its token ids are the model's)."""
+    ``build()``. ``tokenizer`` and ``labels``: those a resumed or evaluated run saved, in
+    place of training a new tokenizer and reading the labels again from text files (so
+    token and label ids are the model's)."""
     data, source = config.data, config.source
     if data.module is not None:
         return _module_data(source, data.module, data.module_options)
     method = MODELS[config.model.name]
     if data.text_files:
-        return _text_data(config, tokenizer)
+        return _text_data(config, tokenizer, labels)
     with blame(source, "data"):
         corpus = PolysemyCorpus(**data.corpus_options)
         train, val, *test = getattr(corpus, method)(**data.loader_options)
@@ -197,12 +204,15 @@ def build_data(config: RunConfig, *, tokenizer: TextTokenizer | None = None) -> 
     return Data(train, val, {"vocab_size": corpus.vocab_size, "num_labels": corpus.num_labels},
                 f"the {data.corpus} corpus ({len(corpus.train)} sentences, {corpus.num_labels} labels)",
                 corpus.max_sequence_length, test[0] if test and len(corpus.test) else None, corpus.tokenizer,
-                LabelMap(corpus.lexicon.topic_names), {"lowercase": True, "max_length": corpus.max_sequence_length})
+                LabelMap(corpus.label_names) if method == "loaders" else None,  # a masked LM has no labels
+                {"lowercase": True, "max_length": corpus.max_sequence_length})
 
 
-def _text_data(config: RunConfig, tokenizer: TextTokenizer | None) -> Data:
+def _text_data(config: RunConfig, tokenizer: TextTokenizer | None, labels: LabelMap | None) -> Data:
     data, source = config.data, config.source
     options = dict(data.corpus_options)
+    if labels is not None:
+        options["labels"] = labels
     if tokenizer is not None:
         options["tokenizer"] = tokenizer
     elif config.model.encoder_from is not None:
@@ -227,19 +237,28 @@ def _check_encoder_tokenizer(config: RunConfig, tokenizer: Any) -> None:
     from qembed.models.pretrained import saved_tokenizer_folder
 
     saved = saved_tokenizer_folder(config.model.encoder_from)
-    if saved is not None and (not isinstance(tokenizer, (str, Path)) or Path(tokenizer) != saved):
+    if saved is not None and not (isinstance(tokenizer, (str, Path)) and _same_tokenizer(Path(tokenizer), saved)):
         raise RunConfigError(f"{config.source}: [model] encoder_from = {config.model.encoder_from!r} was trained "
                              f"with its own tokenizer; set [data] tokenizer = {str(saved)!r} so the token ids match "
                              f"(got {tokenizer!r})")
 
 
-def build_model(config: RunConfig, data: Data) -> nn.Module:
-    """The ``[model]`` class with its options, sized by the data."""
+def _same_tokenizer(given: Path, saved: Path) -> bool:
+    """Whether ``given`` is the tokenizer folder ``saved`` or a copy of it."""
+    if given.resolve() == saved.resolve():
+        return True
+    files = [folder.resolve() / TOKENIZER_FILE for folder in (given, saved)]
+    return all(file.is_file() for file in files) and files[0].read_bytes() == files[1].read_bytes()
+
+
+def build_model(config: RunConfig, data: Data, *, resuming: bool = False) -> nn.Module:
+    """The ``[model]`` class with its options, sized by the data, starting from
+    ``encoder_from`` unless ``resuming`` (the checkpoint holds the weights then)."""
     cls = getattr(models, config.model.name)
     accepted = inspect.signature(cls).parameters
     with blame(config.source, "model"):
         model = cls(**{key: size for key, size in data.sizes.items() if key in accepted}, **config.model.options)
-    if config.model.encoder_from is not None:
+    if config.model.encoder_from is not None and not resuming:
         try:
             model.load_encoder(config.model.encoder_from)
         except (ValueError, TypeError, KeyError, OSError) as err:

@@ -133,8 +133,11 @@ def _print_summary(prepared: PreparedRun, rows_printed: int, model_dir: Path | N
         print(f"the run already has {_epochs(prepared.trainer.epoch)}; raise [training] epochs to train more "
               f"(e.g. --set training.epochs={prepared.trainer.epoch + 1})")
     print()
-    if model_dir is not None:
+    if model_dir is not None and prepared.data.tokenizer is not None:
         print(f"model:      {model_dir}   (qembed predict {run_dir} \"some text\"; qembed evaluate {run_dir})")
+    elif model_dir is not None:  # a [data] module's loaders bring no tokenizer: the model reads token ids
+        print(f"model:      {model_dir}   (no tokenizer: {type(prepared.trainer.model).__name__}.from_pretrained"
+              f"(\"{model_dir}\") in Python)")
     if config.training.save_best_model:
         print(f"best model: {run_dir / 'best_model.pth'}")
     if config.training.checkpoints:

@@ -20,6 +20,7 @@ import attrs
 import torch
 from torch import nn
 
+from qembed.arguments import check_int
 from qembed.data.collate import pad_collate
 from qembed.inference.predictions import predict_batches
 from qembed.training.devices import resolve_device
@@ -35,11 +36,12 @@ if TYPE_CHECKING:
 @attrs.frozen
 class TokenSenses:
     """One token of a text: its sense distribution in context (sums to 1) and the
-    normalised entropy of that distribution (0: one sense, 1: every sense alike)."""
+    normalised entropy of that distribution (0: one sense, 1: every sense alike); ``()``
+    and ``None`` for a model without senses (the classical baseline)."""
 
     token: str
     senses: tuple[float, ...]
-    uncertainty: float
+    uncertainty: float | None
 
 
 @attrs.frozen
@@ -84,6 +86,7 @@ class Predictor:
     def predict(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TextPrediction]:
         """Each text's label, probabilities and uncertainty, and its tokens' senses; a text
         longer than the model takes is truncated, as the tokenizer truncates."""
+        check_int("batch_size", batch_size, minimum=1)
         tokenizer = self._tokenizer()
         texts = _checked_texts(texts)
         limit = _max_length(self.model)  # as the tokenizer truncates to its own max_length
@@ -128,10 +131,11 @@ class Predictor:
     def dataset(self, source: Any, **options: Any) -> TextDataset:
         """``source`` (a file, a saved ``datasets`` folder or object) read with the training
         data's fields and format, tokenized with this tokenizer; labels must be in the label map.
-        ``options`` override the saved read options (``text_field=...``)."""
+        ``options`` override the saved read options (``text_field=...``, ``split=...``); a
+        sense field is read only when given here (scoring does not need one)."""
         from qembed.data.text_corpus import read_dataset
 
-        read = {key: self.data_options[key] for key in ("format", "text_field", "label_field", "sense_field")
+        read = {key: self.data_options[key] for key in ("format", "text_field", "label_field")
                 if key in self.data_options}
         return read_dataset(source, tokenizer=self._tokenizer(), labels=self.labels, **{**read, **options})
 
@@ -143,8 +147,8 @@ class Predictor:
 
     @staticmethod
     def _token_senses(tokens: Sequence[str], predictions: Any, index: int) -> tuple[TokenSenses, ...]:
-        if predictions.sense_probabilities is None:
-            return tuple(TokenSenses(token, (), 0.0) for token in tokens)
+        if predictions.sense_probabilities is None:  # a classical model: no senses, no sense uncertainty
+            return tuple(TokenSenses(token, (), None) for token in tokens)
         senses = predictions.sense_probabilities[index].tolist()
         entropy = predictions.sense_entropy[index].tolist()
         return tuple(TokenSenses(token, tuple(row), value) for token, row, value in zip(tokens, senses, entropy))

@@ -21,6 +21,7 @@ import importlib
 import inspect
 import json
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
@@ -94,7 +95,7 @@ class PretrainedModel(nn.Module):
             "tokenizer": None if tokenizer is None else TOKENIZER_FOLDER,
             "labels": None if labels is None else LABELS_FILE,
         }
-        _check_parts(tokenizer, labels)
+        _check_parts(tokenizer, labels, options)
         if target.exists() and not target.is_dir():
             raise NotADirectoryError(f"cannot save the model in {str(target)!r}: it is a file, not a folder")
         tensors, metadata = _writable(self.state_dict())
@@ -172,6 +173,10 @@ def _load(source: Path, device: str | torch.device | None, options: dict[str, An
     if not source.exists():
         raise FileNotFoundError(f"no model folder, run folder or weights file at {str(source)!r}")
     folder = _model_folder(source)
+    if source.is_dir() and folder is None and (source / RUN_MODEL_FOLDER).is_dir():
+        raise FileNotFoundError(f"the run folder {str(source)!r} holds no trained model yet: its {RUN_MODEL_FOLDER}/ "
+                                f"gets the model when training finishes (it did not: stopped, or still running); "
+                                f"continue it with: qembed train {source / 'config.yaml'} --resume {source}")
     if source.is_dir() and folder is None and not (source / "config.yaml").is_file():
         raise ValueError(f"{str(source)!r} is neither a model folder (no {CONFIG_FILE}) nor a run folder "
                          f"(no {RUN_MODEL_FOLDER}/{CONFIG_FILE}, no config.yaml)")
@@ -226,6 +231,10 @@ def _load_folder(folder: Path, expected: type[nn.Module] | None, with_text: bool
         saved = _part(folder, LABELS_FILE)
         from qembed.data.label_map import LabelMap
         labels = LabelMap.load(saved)
+    try:
+        _check_parts(tokenizer, labels, config["options"])
+    except ValueError as err:
+        raise ValueError(f"the model folder {str(folder)!r} does not fit together: {err}") from None
     return LoadedModel(model, tokenizer, labels, config["data"])
 
 
@@ -352,11 +361,20 @@ def _load_legacy_run(run_dir: Path, expected: type[nn.Module] | None, with_text:
             rebuilt.append("the label map of the corpus's topics")
     warnings.warn(f"{str(run_dir)!r} was written before qembed saved model folders; rebuilt "
                   f"{'; '.join(rebuilt)}. Save it with model.save_pretrained(folder) to load it without rebuilding",
-                  UserWarning, stacklevel=4)
+                  UserWarning, stacklevel=_caller_outside_qembed())
     return LoadedModel(model, tokenizer, labels, {})
 
 
 # --- classes and options --------------------------------------------------------------
+
+
+def _caller_outside_qembed() -> int:
+    """The ``stacklevel`` of :func:`warnings.warn` that names the first frame outside qembed
+    (the user's call of ``from_pretrained``, ``qembed.load``, ...)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "qembed":
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _class_name(cls: type[nn.Module]) -> str:
@@ -451,15 +469,25 @@ def _json_values(values: dict[str, Any], what: str) -> dict[str, Any]:
     return values
 
 
-def _check_parts(tokenizer: Any, labels: Any) -> None:
+def _check_parts(tokenizer: Any, labels: Any, options: dict[str, Any]) -> None:
+    """The tokenizer and label map are qembed's and fit the model: every token id is in its
+    vocabulary, one label per class."""
+    vocab_size, num_labels = options.get("vocab_size"), options.get("num_labels")
     if tokenizer is not None:
         from qembed.data.tokenizer import TextTokenizer
         if not isinstance(tokenizer, TextTokenizer):
             raise TypeError(f"tokenizer must be a qembed.data.TextTokenizer or None, got {type(tokenizer).__name__}")
+        if isinstance(vocab_size, int) and tokenizer.vocab_size > vocab_size:
+            raise ValueError(f"the tokenizer gives ids up to {tokenizer.vocab_size - 1}, but the model's vocab_size is "
+                             f"{vocab_size}: save the tokenizer the model was trained with")
     if labels is not None:
         from qembed.data.label_map import LabelMap
         if not isinstance(labels, LabelMap):
             raise TypeError(f"labels must be a qembed.data.LabelMap or None, got {type(labels).__name__}")
+        if num_labels is None or len(labels) != num_labels:
+            raise ValueError(f"the label map holds {len(labels)} labels, but the model predicts "
+                             f"{num_labels if num_labels is not None else 'no'} classes: save the label map it was "
+                             "trained with")
 
 
 def _writable(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, str]]:
