@@ -113,6 +113,17 @@ def test_plain_text_one_text_per_line_skipping_blank_lines(tmp_path):
         read_records(path, fields=["text", "label"])
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".txt"])
+def test_a_file_starting_with_a_utf8_bom_reads_as_without_it(tmp_path, suffix):
+    """Excel's "CSV UTF-8" (and Notepad) start the file with a byte-order mark: not part of the header."""
+    path = tmp_path / f"data{suffix}"
+    text = {".csv": "text,label\nhello there,a\n", ".tsv": "text\tlabel\nhello there\ta\n",
+            ".jsonl": '{"text": "hello there", "label": "a"}\n', ".txt": "hello there\n"}[suffix]
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    fields = ["text"] if suffix == ".txt" else ["text", "label"]
+    assert read_records(path, fields=fields)[None].rows[0]["text"] == "hello there"
+
+
 def test_list_of_dicts_and_datasets_objects_and_folders(tmp_path):
     datasets = pytest.importorskip("datasets")
     assert read_records(rows(), fields=["text"], name="train")[None].location(0) == "train item 0"

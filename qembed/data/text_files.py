@@ -90,7 +90,7 @@ def _read_path(path: Path, format: str | None, fields: Sequence[str]) -> dict[st
         if extra:
             raise ValueError(f"{where} has no field {extra[0]!r}: a plain-text file holds one text per line, "
                              f"its one field is {TEXT_FIELD!r} (no labels)")
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
         numbers = [number for number, line in enumerate(lines, 1) if line.strip()]
         rows = [{TEXT_FIELD: lines[number - 1]} for number in numbers]
         unit = "line"
@@ -103,7 +103,7 @@ def _read_path(path: Path, format: str | None, fields: Sequence[str]) -> dict[st
 
 def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     rows, numbers = [], []
-    with path.open(encoding="utf-8") as stream:
+    with path.open(encoding="utf-8-sig") as stream:
         for number, line in enumerate(stream, 1):
             if not line.strip():
                 continue
@@ -120,7 +120,7 @@ def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
 
 def _read_table(path: Path, format: str, fields: Sequence[str]) -> tuple[list[dict[str, Any]], list[int]]:
     """CSV (quoted as Excel writes it) or TSV (tab-separated, no quoting), with a header row."""
-    with path.open(encoding="utf-8", newline="") as stream:
+    with path.open(encoding="utf-8-sig", newline="") as stream:
         if format == "csv":
             reader = csv.DictReader(stream)
         else:
