@@ -224,7 +224,7 @@ def test_evaluate_scores_another_file_and_names_a_label_the_model_does_not_know(
     assert 0.0 <= json.loads((tmp_path / "scores.json").read_text())["accuracy"] <= 1.0
     write_table(tmp_path / "new.csv", [*records()[:2], {"text": "a recipe for bread", "label": "cooking"}])
     assert_one_line_error(capsys, main(["evaluate", str(csv_run), "--data", str(tmp_path / "new.csv")]),
-                          "new.csv row 3: unknown label 'cooking'; the labels are 'animals', 'finance'")
+                          "new.csv line 4: unknown label 'cooking'; the labels are 'animals', 'finance'")
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
@@ -410,7 +410,7 @@ def empty_text(folder: Path) -> str:
      ["bad.toml: [data] data file", "missing.csv' does not exist"]),
     (lambda f, d: {"train": str(d / "train.csv"), "text_field": "txt"}, "QuantumClassifier",
      ["has no field 'txt' (did you mean 'text'?); its fields: 'text', 'label'"]),
-    (lambda f, d: {"train": empty_text(f)}, "QuantumClassifier", ["gaps.csv row 4: 'text' is an empty text"]),
+    (lambda f, d: {"train": empty_text(f)}, "QuantumClassifier", ["gaps.csv line 5: 'text' is an empty text"]),
     (lambda f, d: {"train": str(d / "train.csv"), "text_feild": "text"}, "QuantumClassifier",
      ["[data] unknown key 'text_feild' (did you mean 'text_field'?); known keys: train, validation, test, format, "
       "text_field, label_field, sense_field"]),

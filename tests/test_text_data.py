@@ -94,7 +94,7 @@ def test_each_reader_reads_texts_and_labels(tmp_path, suffix):
         write_table(path, rows(), "," if suffix == ".csv" else "\t")
     table = read_records(path, fields=["text", "label"])[None]
     assert [(row["text"], row["label"]) for row in table.rows] == TEXTS
-    assert table.location(2) == f"{path} {'line' if suffix == '.jsonl' else 'row'} 3"
+    assert table.location(2) == f"{path} line {3 if suffix == '.jsonl' else 4}"  # CSV / TSV: the header is line 1
 
 
 def test_csv_quoted_text_with_commas_and_format_override(tmp_path):
@@ -124,9 +124,29 @@ def test_a_file_starting_with_a_utf8_bom_reads_as_without_it(tmp_path, suffix):
     assert read_records(path, fields=fields)[None].rows[0]["text"] == "hello there"
 
 
+def test_messages_name_a_files_line_and_a_datasets_or_lists_row_from_1(tmp_path):
+    """A CSV row is named by the file line it starts on (header = line 1, a quoted cell may span
+    lines, blank lines count), as an editor shows it; a list's or a dataset's row counts from 1."""
+    path = tmp_path / "data.csv"
+    path.write_text('text,label\n"two\nlines",a\n\nfine,b\n"  ",a\n')
+    with pytest.raises(ValueError, match=r"data.csv line 6: 'text' is an empty text"):
+        TextCorpus(path, **SMALL)
+    path.write_text('text,label\n"two\nlines",a\nshort\n')
+    with pytest.raises(ValueError, match=r"data.csv line 4 has no value for 'label': it has fewer cells"):
+        read_records(path, fields=["text", "label"])
+    (tmp_path / "data.tsv").write_text("text\tlabel\nfine\ta\n\n \tb\n")
+    with pytest.raises(ValueError, match=r"data.tsv line 4: 'text' is an empty text"):
+        TextCorpus(tmp_path / "data.tsv", **SMALL)
+    with pytest.raises(ValueError, match=r"^train row 2: 'text' is an empty text"):
+        TextCorpus([{"text": "fine", "label": "a"}, {"text": "", "label": "a"}], **SMALL)
+    datasets = pytest.importorskip("datasets")
+    with pytest.raises(ValueError, match=r"^train row 2: 'text' is an empty text"):
+        TextCorpus(datasets.Dataset.from_list([{"text": "fine", "label": "a"}, {"text": "", "label": "a"}]), **SMALL)
+
+
 def test_list_of_dicts_and_datasets_objects_and_folders(tmp_path):
     datasets = pytest.importorskip("datasets")
-    assert read_records(rows(), fields=["text"], name="train")[None].location(0) == "train item 0"
+    assert read_records(rows(), fields=["text"], name="train")[None].location(0) == "train row 1"
     dataset = datasets.Dataset.from_list(rows(with_senses=True))
     assert read_records(dataset, fields=["text", "label"])[None].rows == [
         {"text": text, "label": label} for text, label in TEXTS]
