@@ -406,6 +406,30 @@ def test_corpus_fraction_splits_are_seeded_disjoint_and_covering():
     assert (len(none.train), len(none.val), len(none.test)) == (50, 0, 0)
 
 
+def test_the_label_map_covers_a_label_whose_rows_were_all_drawn_into_validation_or_test(tmp_path):
+    """Labels come from every row of the train source; a label only in a separate validation or
+    test source is refused as such, naming where."""
+    data = [{"text": f"text number {i}", "label": "ab"[i % 2]} for i in range(21)]
+    _, (val_row,), (test_row,) = split_by_fraction(len(data), 0.05, 0.05, 0)
+    data[test_row]["label"] = "rare"
+    data[val_row]["label"] = "seldom"
+    corpus = TextCorpus(data, validation_fraction=0.05, test_fraction=0.05, seed=0, **SMALL)
+    assert corpus.labels.names == ("a", "b", "rare", "seldom")
+    assert [corpus.labels.decode(int(corpus.test[0]["labels"])), corpus.labels.decode(int(corpus.val[0]["labels"]))
+            ] == ["rare", "seldom"]
+    assert all(corpus.labels.decode(int(item["labels"])) in "ab" for item in corpus.train)
+    train = write_jsonl(tmp_path / "train.jsonl", [row for row in data if row["label"] in "ab"])
+    valid = write_jsonl(tmp_path / "valid.jsonl", [{"text": "one", "label": "a"}, {"text": "two", "label": "rare"}])
+    with pytest.raises(ValueError, match=r"valid.jsonl line 2: 'rare' is a label of the validation data not in the "
+                                         r"train data's labels \('a', 'b'\): the label map is built from the train"):
+        TextCorpus(train, validation=valid, **SMALL)
+    with pytest.raises(ValueError, match=r"^test row 2: 'rare' is a label of the test data not in the train data's"):
+        TextCorpus(train, test=[{"text": "one", "label": "a"}, {"text": "two", "label": "rare"}], **SMALL)
+    with pytest.raises(ValueError, match=r"valid.jsonl line 2: unknown label 'rare'; the labels are 'a', 'b'$"):
+        TextCorpus(train, validation=valid, labels=["a", "b"], **SMALL)
+    assert TextCorpus(train, validation=valid, labels=["a", "b", "rare"], **SMALL).val.labels.tolist() == [0, 2]
+
+
 # --- TextCorpus ----------------------------------------------------------------------
 
 
