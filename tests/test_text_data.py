@@ -550,6 +550,8 @@ def test_corpus_errors(tmp_path, wordpiece):
     with pytest.raises(ValueError, match=r"tokenizer must be 'bpe', 'wordpiece', a tokenizer folder or a "
                                          r"TextTokenizer, got 'wordpeice' \(did you mean 'wordpiece'\?\)"):
         TextCorpus(path, tokenizer="wordpeice")
+    with pytest.raises(ValueError, match=r"got '.*wordpeice' \(did you mean 'wordpiece'\?\) \(no such folder\)"):
+        TextCorpus(path, tokenizer=str(tmp_path / "wordpeice"))  # as a run config passes it: made absolute
     (tmp_path / "not_a_tokenizer").mkdir()
     with pytest.raises(ValueError, match="tokenizer folder '.*not_a_tokenizer' does not load"):
         TextCorpus(path, tokenizer=tmp_path / "not_a_tokenizer")

@@ -270,7 +270,8 @@ def _tokenizer_source(tokenizer: Any) -> Any:
         return tokenizer
     if isinstance(tokenizer, (str, os.PathLike)) and Path(tokenizer).exists():
         return tokenizer
-    hint = did_you_mean(tokenizer, ALGORITHMS) if isinstance(tokenizer, str) else ""
+    # the name alone: a run config makes a path absolute, and 'wordpeice' is still a misspelled algorithm
+    hint = did_you_mean(Path(tokenizer).name, ALGORITHMS) if isinstance(tokenizer, (str, os.PathLike)) else ""
     raise ValueError(f"tokenizer must be 'bpe', 'wordpiece', a tokenizer folder or a TextTokenizer, got "
                      f"{quoted(tokenizer)}{hint} (no such folder)")
 
