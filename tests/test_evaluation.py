@@ -64,6 +64,19 @@ def test_test_gives_validates_numbers_and_calls_no_validation_hook(corpus):
     assert recorder.validations == [tested]
 
 
+@pytest.mark.parametrize("method", ["test", "predict"])
+def test_test_and_predict_leave_the_global_random_stream_alone(corpus, method):
+    """A plain DataLoader's iterator draws its base seed from the global generator: evaluating
+    or predicting between training steps must not shift what training draws next."""
+    loader = torch.utils.data.DataLoader(corpus.test, batch_size=8, collate_fn=corpus.loaders()[2].collate_fn)
+    trainer = QuantumTrainer(tiny_model(corpus), "adamw", "quantum", progress_bar=False, epoch_table=False)
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    getattr(trainer, method)(loader)
+    assert torch.equal(torch.rand(1), expected)
+
+
 def test_test_metrics_reach_csv_and_tensorboard_under_test_after_training(corpus, tmp_path):
     train, val, test = corpus.loaders(batch_size=8)
     trainer = QuantumTrainer(tiny_model(corpus), "adamw", "quantum", {"log_every_n_steps": 1},

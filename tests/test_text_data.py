@@ -94,7 +94,7 @@ def test_each_reader_reads_texts_and_labels(tmp_path, suffix):
         write_table(path, rows(), "," if suffix == ".csv" else "\t")
     table = read_records(path, fields=["text", "label"])[None]
     assert [(row["text"], row["label"]) for row in table.rows] == TEXTS
-    assert table.location(2) == f"{path} {'line' if suffix == '.jsonl' else 'row'} 3"
+    assert table.location(2) == f"{path} line {3 if suffix == '.jsonl' else 4}"  # CSV / TSV: the header is line 1
 
 
 def test_csv_quoted_text_with_commas_and_format_override(tmp_path):
@@ -113,9 +113,40 @@ def test_plain_text_one_text_per_line_skipping_blank_lines(tmp_path):
         read_records(path, fields=["text", "label"])
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".txt"])
+def test_a_file_starting_with_a_utf8_bom_reads_as_without_it(tmp_path, suffix):
+    """Excel's "CSV UTF-8" (and Notepad) start the file with a byte-order mark: not part of the header."""
+    path = tmp_path / f"data{suffix}"
+    text = {".csv": "text,label\nhello there,a\n", ".tsv": "text\tlabel\nhello there\ta\n",
+            ".jsonl": '{"text": "hello there", "label": "a"}\n', ".txt": "hello there\n"}[suffix]
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    fields = ["text"] if suffix == ".txt" else ["text", "label"]
+    assert read_records(path, fields=fields)[None].rows[0]["text"] == "hello there"
+
+
+def test_messages_name_a_files_line_and_a_datasets_or_lists_row_from_1(tmp_path):
+    """A CSV row is named by the file line it starts on (header = line 1, a quoted cell may span
+    lines, blank lines count), as an editor shows it; a list's or a dataset's row counts from 1."""
+    path = tmp_path / "data.csv"
+    path.write_text('text,label\n"two\nlines",a\n\nfine,b\n"  ",a\n')
+    with pytest.raises(ValueError, match=r"data.csv line 6: 'text' is an empty text"):
+        TextCorpus(path, **SMALL)
+    path.write_text('text,label\n"two\nlines",a\nshort\n')
+    with pytest.raises(ValueError, match=r"data.csv line 4 has no value for 'label': it has fewer cells"):
+        read_records(path, fields=["text", "label"])
+    (tmp_path / "data.tsv").write_text("text\tlabel\nfine\ta\n\n \tb\n")
+    with pytest.raises(ValueError, match=r"data.tsv line 4: 'text' is an empty text"):
+        TextCorpus(tmp_path / "data.tsv", **SMALL)
+    with pytest.raises(ValueError, match=r"^train row 2: 'text' is an empty text"):
+        TextCorpus([{"text": "fine", "label": "a"}, {"text": "", "label": "a"}], **SMALL)
+    datasets = pytest.importorskip("datasets")
+    with pytest.raises(ValueError, match=r"^train row 2: 'text' is an empty text"):
+        TextCorpus(datasets.Dataset.from_list([{"text": "fine", "label": "a"}, {"text": "", "label": "a"}]), **SMALL)
+
+
 def test_list_of_dicts_and_datasets_objects_and_folders(tmp_path):
     datasets = pytest.importorskip("datasets")
-    assert read_records(rows(), fields=["text"], name="train")[None].location(0) == "train item 0"
+    assert read_records(rows(), fields=["text"], name="train")[None].location(0) == "train row 1"
     dataset = datasets.Dataset.from_list(rows(with_senses=True))
     assert read_records(dataset, fields=["text", "label"])[None].rows == [
         {"text": text, "label": label} for text, label in TEXTS]
@@ -375,6 +406,30 @@ def test_corpus_fraction_splits_are_seeded_disjoint_and_covering():
     assert (len(none.train), len(none.val), len(none.test)) == (50, 0, 0)
 
 
+def test_the_label_map_covers_a_label_whose_rows_were_all_drawn_into_validation_or_test(tmp_path):
+    """Labels come from every row of the train source; a label only in a separate validation or
+    test source is refused as such, naming where."""
+    data = [{"text": f"text number {i}", "label": "ab"[i % 2]} for i in range(21)]
+    _, (val_row,), (test_row,) = split_by_fraction(len(data), 0.05, 0.05, 0)
+    data[test_row]["label"] = "rare"
+    data[val_row]["label"] = "seldom"
+    corpus = TextCorpus(data, validation_fraction=0.05, test_fraction=0.05, seed=0, **SMALL)
+    assert corpus.labels.names == ("a", "b", "rare", "seldom")
+    assert [corpus.labels.decode(int(corpus.test[0]["labels"])), corpus.labels.decode(int(corpus.val[0]["labels"]))
+            ] == ["rare", "seldom"]
+    assert all(corpus.labels.decode(int(item["labels"])) in "ab" for item in corpus.train)
+    train = write_jsonl(tmp_path / "train.jsonl", [row for row in data if row["label"] in "ab"])
+    valid = write_jsonl(tmp_path / "valid.jsonl", [{"text": "one", "label": "a"}, {"text": "two", "label": "rare"}])
+    with pytest.raises(ValueError, match=r"valid.jsonl line 2: 'rare' is a label of the validation data not in the "
+                                         r"train data's labels \('a', 'b'\): the label map is built from the train"):
+        TextCorpus(train, validation=valid, **SMALL)
+    with pytest.raises(ValueError, match=r"^test row 2: 'rare' is a label of the test data not in the train data's"):
+        TextCorpus(train, test=[{"text": "one", "label": "a"}, {"text": "two", "label": "rare"}], **SMALL)
+    with pytest.raises(ValueError, match=r"valid.jsonl line 2: unknown label 'rare'; the labels are 'a', 'b'$"):
+        TextCorpus(train, validation=valid, labels=["a", "b"], **SMALL)
+    assert TextCorpus(train, validation=valid, labels=["a", "b", "rare"], **SMALL).val.labels.tolist() == [0, 2]
+
+
 # --- TextCorpus ----------------------------------------------------------------------
 
 
@@ -495,6 +550,8 @@ def test_corpus_errors(tmp_path, wordpiece):
     with pytest.raises(ValueError, match=r"tokenizer must be 'bpe', 'wordpiece', a tokenizer folder or a "
                                          r"TextTokenizer, got 'wordpeice' \(did you mean 'wordpiece'\?\)"):
         TextCorpus(path, tokenizer="wordpeice")
+    with pytest.raises(ValueError, match=r"got '.*wordpeice' \(did you mean 'wordpiece'\?\) \(no such folder\)"):
+        TextCorpus(path, tokenizer=str(tmp_path / "wordpeice"))  # as a run config passes it: made absolute
     (tmp_path / "not_a_tokenizer").mkdir()
     with pytest.raises(ValueError, match="tokenizer folder '.*not_a_tokenizer' does not load"):
         TextCorpus(path, tokenizer=tmp_path / "not_a_tokenizer")

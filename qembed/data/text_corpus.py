@@ -74,8 +74,10 @@ class TextCorpus:
     (``validation_fraction``, ``test_fraction``; 0 gives an empty split). ``tokenizer`` is
     ``"bpe"`` or ``"wordpiece"`` (trained on the train split with ``vocab_size`` and
     ``lowercase``), a tokenizer folder (:meth:`TextTokenizer.load`, truncating to
-    ``max_length``) or a :class:`TextTokenizer`. ``labels`` is ``None`` (the train split's
-    values, :meth:`LabelMap.from_values`), a :class:`LabelMap` or a list of names;
+    ``max_length``) or a :class:`TextTokenizer`. ``labels`` is ``None`` (the values of every
+    row of the train source, the validation / test rows drawn from it included,
+    :meth:`LabelMap.from_values`; a label only in a separately given validation / test source
+    is refused), a :class:`LabelMap` or a list of names;
     ``label_field=None`` reads unlabelled text (masked-LM pre-training). See ``docs/data.md``.
     """
 
@@ -114,6 +116,8 @@ class TextCorpus:
         tokenizer = _tokenizer_source(tokenizer)
 
         tables = _splits(train, validation, test, format=format, fields=fields)
+        source = tables["train"]  # every row of the train source, before validation / test are drawn
+        given = {name for name in ("validation", "test") if tables[name] is not None}
         tables = _fraction_splits(tables, validation_fraction, test_fraction, self.seed)
         if not tables["train"].rows:
             raise ValueError(f"{tables['train'].where} holds no rows to train on")
@@ -127,12 +131,16 @@ class TextCorpus:
         else:
             self.tokenizer = TextTokenizer.load(tokenizer, max_length=max_length)
         self.labels: LabelMap | None = None
+        from_train = label_field is not None and labels is None
         if label_field is not None:
             if labels is None:
-                labels = LabelMap.from_values(_labels(tables["train"], label_field))
+                # all rows, so a label whose only rows were drawn into validation / test is mapped too
+                assert source is not None
+                labels = LabelMap.from_values(_labels(source, label_field))
             self.labels = labels if isinstance(labels, LabelMap) else LabelMap(labels)
 
-        datasets = {name: _encode(table, self.tokenizer, self.labels, text_field, label_field, sense_field)
+        datasets = {name: _encode(table, self.tokenizer, self.labels, text_field, label_field, sense_field,
+                                  given_split=name if from_train and name in given else None)
                     for name, table in tables.items()}
         self.train: TextDataset = datasets["train"]
         self.val: TextDataset = datasets["validation"]
@@ -262,7 +270,8 @@ def _tokenizer_source(tokenizer: Any) -> Any:
         return tokenizer
     if isinstance(tokenizer, (str, os.PathLike)) and Path(tokenizer).exists():
         return tokenizer
-    hint = did_you_mean(tokenizer, ALGORITHMS) if isinstance(tokenizer, str) else ""
+    # the name alone: a run config makes a path absolute, and 'wordpeice' is still a misspelled algorithm
+    hint = did_you_mean(Path(tokenizer).name, ALGORITHMS) if isinstance(tokenizer, (str, os.PathLike)) else ""
     raise ValueError(f"tokenizer must be 'bpe', 'wordpiece', a tokenizer folder or a TextTokenizer, got "
                      f"{quoted(tokenizer)}{hint} (no such folder)")
 
@@ -356,7 +365,10 @@ def _word_senses(value: Any, words: int, where: str) -> list[int | None]:
 
 
 def _encode(table: Records, tokenizer: TextTokenizer, labels: LabelMap | None, text_field: str,
-            label_field: str | None, sense_field: str | None) -> TextDataset:
+            label_field: str | None, sense_field: str | None, given_split: str | None = None) -> TextDataset:
+    """``given_split``: the name of a validation / test source given apart from train whose
+    labels must be among those the label map took from train (a label missing there is
+    refused as such)."""
     texts = _texts(table, text_field)
     names = [table.location(index) for index in range(len(texts))]
     encoded = tokenizer.encode(texts, names=names) if texts else []
@@ -368,6 +380,13 @@ def _encode(table: Records, tokenizer: TextTokenizer, labels: LabelMap | None, t
             try:
                 ids.append(labels.encode(value))
             except ValueError as err:
+                if given_split is not None:
+                    shown = ", ".join(map(repr, labels.names[:20])) + (", ..." if len(labels) > 20 else "")
+                    raise ValueError(
+                        f"{names[index]}: {str(value)!r} is a label of the {given_split} data not in the train data's "
+                        f"labels ({shown}): the label map is built from the train data, so a model trained on it "
+                        f"cannot predict {str(value)!r}; add train rows labelled {str(value)!r}, or pass labels= "
+                        "naming every label") from err
                 raise ValueError(f"{names[index]}: {err}") from err
         label_ids = torch.tensor(ids, dtype=torch.long)
     sense_ids = None

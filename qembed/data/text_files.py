@@ -29,7 +29,9 @@ TEXT_FIELD = "text"
 
 @attrs.frozen
 class Records:
-    """Rows of one table; ``location(i)`` says where row ``i`` is (``data.csv row 3``)."""
+    """Rows of one table; ``location(i)`` says where row ``i`` is: ``data.csv line 3`` (a file's
+    line, 1-based, a CSV / TSV header being line 1) or ``train row 3`` (a dataset's or a list's
+    row, 1-based)."""
 
     rows: list[dict[str, Any]]
     where: str
@@ -62,8 +64,9 @@ def read_records(source: Any, *, format: str | None = None, fields: Sequence[str
     if isinstance(source, Sequence) and not isinstance(source, (str, bytes)) and all(
             isinstance(row, Mapping) for row in source):
         rows = [dict(row) for row in source]
-        _check_rows(rows, fields, name, "item", list(range(len(rows))))
-        return {None: Records(rows, name, "item", list(range(len(rows))))}
+        numbers = list(range(1, len(rows) + 1))
+        _check_rows(rows, fields, name, "row", numbers)
+        return {None: Records(rows, name, "row", numbers)}
     raise TypeError(f"{name} must be a path, a datasets.Dataset or DatasetDict, or a list of dicts, "
                     f"got {quoted(source)}")
 
@@ -90,20 +93,20 @@ def _read_path(path: Path, format: str | None, fields: Sequence[str]) -> dict[st
         if extra:
             raise ValueError(f"{where} has no field {extra[0]!r}: a plain-text file holds one text per line, "
                              f"its one field is {TEXT_FIELD!r} (no labels)")
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
         numbers = [number for number, line in enumerate(lines, 1) if line.strip()]
         rows = [{TEXT_FIELD: lines[number - 1]} for number in numbers]
         unit = "line"
     else:
         rows, numbers = _read_table(path, format, fields)
-        unit = "row"
+        unit = "line"
     _check_rows(rows, fields, where, unit, numbers)
     return {None: Records(rows, where, unit, numbers)}
 
 
 def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     rows, numbers = [], []
-    with path.open(encoding="utf-8") as stream:
+    with path.open(encoding="utf-8-sig") as stream:
         for number, line in enumerate(stream, 1):
             if not line.strip():
                 continue
@@ -119,22 +122,43 @@ def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
 
 
 def _read_table(path: Path, format: str, fields: Sequence[str]) -> tuple[list[dict[str, Any]], list[int]]:
-    """CSV (quoted as Excel writes it) or TSV (tab-separated, no quoting), with a header row."""
-    with path.open(encoding="utf-8", newline="") as stream:
+    """CSV (quoted as Excel writes it) or TSV (tab-separated, no quoting), with a header row.
+
+    Each row's number is the file line it starts on (1-based, the header's line counted), as an
+    editor or a spreadsheet shows it; a quoted CSV cell may span lines, so it is the csv reader's
+    ``line_num`` before the row is read, plus one. Blank lines are skipped, as ``csv.DictReader``
+    skips them."""
+    with path.open(encoding="utf-8-sig", newline="") as stream:
         if format == "csv":
-            reader = csv.DictReader(stream)
+            reader = csv.reader(stream)
         else:
-            reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = reader.fieldnames
-        if not header:
+            reader = csv.reader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header: list[str] | None = None
+        rows, numbers = [], []
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            if not cells:
+                continue
+            if header is None:
+                header = cells
+                _check_fields(fields, header, str(path))
+                continue
+            row: dict[Any, Any] = {name: cells[i] if i < len(cells) else None for i, name in enumerate(header)}
+            if len(cells) > len(header):
+                row[None] = cells[len(header):]
+            short = [field for field in fields if row.get(field) is None]
+            if short:
+                raise ValueError(f"{path} line {start} has no value for {short[0]!r}: it has fewer cells than "
+                                 "the header")
+            rows.append(row)
+            numbers.append(start)
+        if header is None:
             raise ValueError(f"{path} is empty: a {format.upper()} file starts with a header row naming its fields")
-        _check_fields(fields, header, str(path))
-        rows = list(reader)
-    for number, row in enumerate(rows, 1):
-        short = [field for field in fields if row.get(field) is None]
-        if short:
-            raise ValueError(f"{path} row {number} has no value for {short[0]!r}: it has fewer cells than the header")
-    return rows, list(range(1, len(rows) + 1))
+    return rows, numbers
 
 
 def _load_from_disk(path: Path) -> Any:
@@ -158,7 +182,7 @@ def _from_dataset(dataset: Any, where: str, fields: Sequence[str]) -> dict[str |
                 for split, table in dataset.items()}
     _check_fields(fields, dataset.column_names, where)
     rows = dataset.select_columns(list(dict.fromkeys(fields))).to_list() if fields else dataset.to_list()
-    return {None: Records(rows, where, "row", list(range(len(rows))))}
+    return {None: Records(rows, where, "row", list(range(1, len(rows) + 1)))}
 
 
 def _check_fields(fields: Sequence[str], available: Sequence[str], where: str) -> None:

@@ -835,10 +835,12 @@ class QuantumTrainer:
         """What the model predicts for every example of ``dataloader``, unpadded, on the
         CPU (:func:`qembed.inference.predict_batches` on the trainer's device, under its
         mixed precision). Batches need ``input_ids`` (and ``attention_mask`` when padded);
-        ``labels`` are optional and kept. Every process predicts the whole loader."""
+        ``labels`` are optional and kept. Every process predicts the whole loader. As
+        :meth:`test`, it leaves the global random stream alone."""
         from qembed.inference.predictions import predict_batches  # the layer above, used here only
 
-        return predict_batches(self.model, dataloader, device=self.device, autocast=self.precision.autocast)
+        with torch.random.fork_rng(devices=[]):  # a loader's iterator draws its seed from the global generator
+            return predict_batches(self.model, dataloader, device=self.device, autocast=self.precision.autocast)
 
     def begin_evaluation(self) -> None:
         """Reseed the generator evaluation's collapse samples come from, so every evaluation
