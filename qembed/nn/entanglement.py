@@ -35,19 +35,21 @@ MODES = ("auto", "dense", "sparse")
 
 #: ``mode="auto"`` couples sequences shorter than this densely and longer ones (this long or
 #: more) sparsely. Measured by ``benchmarks/model_speed.py`` (the layer alone, forward +
-#: backward, B = 32, D = 64, K = 4, top-16, one CPU thread; ``benchmarks/README.md``, "Model
-#: speed"): dense is faster up to T = 96 (54 against 64 ms), sparse from T = 128 on (162 against
-#: 176 ms; 2.1x faster at 256, 5.1x at 1024). The embedded corpus's sentences (at most 24
-#: tokens) stay dense.
+#: backward, B = 32, D = 64, K = 4, top-16, one CPU thread, medians of 3; ``benchmarks/README.md``,
+#: "Model speed"): dense is faster up to T = 96 (26.7 against 32.7 ms), the two tie at T = 128
+#: (43.7 against 44.7 ms; interpolated crossover T = 132) and sparse is faster from there on
+#: (1.4x at 192, 1.8x at 256, 5.3x at 1024), holding ``O(T top_k)`` pairs instead of ``T^2``.
+#: The embedded corpus's sentences (at most 24 tokens) stay dense.
 AUTO_SPARSE_FROM = 128
 
 #: Dense mode couples at most about this many pairs (batch x query rows x length) at a time.
 #: Coupled whole, every intermediate of the closed form is a ``[B, T, T]`` tensor: from
 #: T = 512 at B = 32 (32 MiB each) the allocator maps and faults in fresh pages for each
-#: one, and the layer's time grew as T^3.4 between T = 256 and 1024 (0.2 s to 24 s, most of
-#: it system time; ``benchmarks/model_speed.py --dense-block-pairs 0``). In blocks of query rows the intermediates stay
-#: small enough to be reused; the result is the same (one block whenever ``B T^2`` fits,
-#: as at every length of the embedded corpus, so that computation is unchanged bit for bit).
+#: one, and the layer's time grew as T^2.7 from T = 256 to 1024 (0.24 s to 9.9 s;
+#: ``benchmarks/model_speed.py --dense-block-pairs 0``). In blocks of query rows the
+#: intermediates stay small enough to be reused: T^2.0 (0.18 s to 2.7 s). The result is the
+#: same (one block whenever ``B T^2`` fits, as at every length of the embedded corpus, so
+#: that computation is unchanged bit for bit).
 DENSE_BLOCK_PAIRS = 2**20
 
 
