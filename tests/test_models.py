@@ -191,3 +191,36 @@ def test_the_constructors_keep_their_positional_order():
     assert positional(QuantumClassifier) == ["vocab_size", "num_labels", *shape, "dropout"]
     assert positional(QuantumMaskedLM) == ["vocab_size", *shape, "dropout"]
     assert QuantumEncoder(50, 16, 2, 1, 2, 32, "sparse", 3).entanglement.top_k == 3
+
+
+def test_entanglement_auto_is_the_default_and_trains_the_corpus_exactly_as_dense():
+    """Sentences of the embedded corpus (<= 24 tokens) take the dense path under "auto": the same seed gives
+    the same outputs and gradients bit for bit, in training mode (dropout, collapse sampling) too."""
+    from qembed.nn.entanglement import AUTO_SPARSE_FROM
+
+    assert QuantumClassifier(50, 3).encoder.entanglement.mode == "auto"
+    ids = torch.randint(0, 50, (4, 24), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(4, 24, dtype=torch.long)
+    mask[1, 15:] = 0
+    labels = torch.tensor([0, 1, 2, 0])
+    results = []
+    for entanglement in ("auto", "dense"):
+        torch.manual_seed(0)
+        model = QuantumClassifier(50, 3, embedding_dim=16, num_heads=2, entanglement=entanglement)
+        torch.manual_seed(1)
+        out = model(ids, mask, labels=labels)
+        out.loss.backward()
+        results.append((out, {name: p.grad for name, p in model.named_parameters()}))
+    (auto, auto_grads), (dense, dense_grads) = results
+    assert list(auto.keys()) == list(dense.keys()) and all(torch.equal(auto[key], dense[key]) for key in auto.keys())
+    assert all(torch.equal(auto_grads[name], dense_grads[name]) for name in auto_grads)
+    # from the crossover on, "auto" is "sparse": top_k partners per token
+    long_ids = torch.randint(0, 50, (1, AUTO_SPARSE_FROM), generator=torch.Generator().manual_seed(0))
+    outputs = []
+    for entanglement in ("auto", "sparse"):
+        torch.manual_seed(0)
+        model = QuantumClassifier(50, 3, embedding_dim=16, num_heads=2, entanglement=entanglement, top_k=4,
+                                  max_length=AUTO_SPARSE_FROM).eval()
+        outputs.append(model(long_ids))
+    assert outputs[0].pair_entanglement.shape == (1, AUTO_SPARSE_FROM, 4)
+    assert all(torch.equal(outputs[0][key], outputs[1][key]) for key in outputs[0].keys())

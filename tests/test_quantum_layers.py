@@ -273,3 +273,53 @@ def test_check_collapse_refuses_a_strategy_that_changes_the_mask_in_place():
     check_collapse(Soft, max_examples=20)
     with pytest.raises(AssertionError, match="changed the mask in place"):
         check_collapse(SoftButMaskEating, max_examples=20)
+
+
+def _layer_pass(layer, hidden, amplitudes, mask):
+    layer.zero_grad()
+    hidden.grad = None
+    out = layer(hidden, amplitudes, mask)
+    (out.hidden_states.square().mean() + (out.entanglement * out.pair_mask).sum()).backward()
+    return out, hidden.grad.clone(), {name: p.grad.clone() for name, p in layer.named_parameters()}
+
+
+def test_auto_mode_is_dense_below_the_crossover_and_sparse_from_it():
+    from qembed.nn.entanglement import AUTO_SPARSE_FROM
+
+    assert 24 < AUTO_SPARSE_FROM  # the embedded corpus's sentences (<= 24 tokens) stay dense
+    torch.manual_seed(0)
+    layers = {mode: EntanglementLayer(8, 3, mode=mode, top_k=5) for mode in ("auto", "dense", "sparse")}
+    for mode in ("dense", "sparse"):
+        layers[mode].load_state_dict(layers["auto"].state_dict())  # the same parameters for both paths
+    assert layers["auto"].mode_for(AUTO_SPARSE_FROM - 1) == "dense" and layers["auto"].mode_for(AUTO_SPARSE_FROM) == "sparse"
+    for length, same in ((24, "dense"), (AUTO_SPARSE_FROM - 1, "dense"), (AUTO_SPARSE_FROM, "sparse")):
+        hidden = torch.randn(2, length, 8, requires_grad=True)
+        amplitudes = nn.functional.normalize(torch.randn(2, length, 3), dim=-1)
+        mask = torch.ones(2, length, dtype=torch.bool)
+        mask[1, length - 4:] = False
+        (auto, auto_input, auto_params), (other, other_input, other_params) = (
+            _layer_pass(layers[mode], hidden, amplitudes, mask) for mode in ("auto", same))
+        for a, b in zip(auto, other):
+            assert torch.equal(a, b), (length, same)
+        assert torch.equal(auto_input, other_input)
+        assert all(torch.equal(auto_params[name], other_params[name]) for name in auto_params)
+    with pytest.raises(ValueError, match="'auto', 'dense', 'sparse'"):
+        EntanglementLayer(8, 3, mode="chunked")
+
+
+def test_dense_mode_in_blocks_of_query_rows_equals_one_block(monkeypatch):
+    import qembed.nn.entanglement as entanglement_module
+
+    torch.manual_seed(0)
+    layer = EntanglementLayer(16, 4, mode="dense")
+    hidden = torch.randn(2, 11, 16, requires_grad=True)
+    amplitudes = nn.functional.normalize(torch.randn(2, 11, 4), dim=-1)
+    mask = torch.ones(2, 11, dtype=torch.bool)
+    mask[1, 7:] = False
+    whole = _layer_pass(layer, hidden, amplitudes, mask)
+    monkeypatch.setattr(entanglement_module, "DENSE_BLOCK_PAIRS", 2 * 11 * 3)  # blocks of 3 rows (and 2 last)
+    blocks = _layer_pass(layer, hidden, amplitudes, mask)
+    for a, b in zip(whole[0], blocks[0]):
+        assert a.shape == b.shape and torch.allclose(a.float(), b.float(), atol=1e-6)
+    assert torch.allclose(whole[1], blocks[1], atol=1e-6)
+    assert all(torch.allclose(whole[2][name], blocks[2][name], atol=1e-6) for name in whole[2])

@@ -416,7 +416,7 @@ def test_collapse_optimization_sequential_switches_every_quantum_embeddings(corp
 def test_quantum_memory_efficient_switches_every_entanglement_layer(corpus):
     trainer = trainer_for(corpus, {"quantum_memory_efficient": True})
     layer = trainer.model.encoder.entanglement
-    assert layer.memory_efficient and layer.mode == "dense"
+    assert layer.memory_efficient and layer.mode_for(24) == "dense"
     train, val, _ = corpus.loaders(batch_size=16)
     history = trainer.train(train, val, num_epochs=1)
     assert 0 < history["entanglement_strength"][0] < 1 and trainer.last_outputs.pair_entanglement.shape[-1] == 1

@@ -22,8 +22,10 @@ from qembed.nn.measures import masked_mean
 from qembed.nn.validation import check_sequence_length
 
 
-#: ``entanglement=`` of the encoders: a coupling mode of :class:`EntanglementLayer`, or none.
-ENTANGLEMENT_CHOICES = ("dense", "sparse", "none")
+#: ``entanglement=`` of the encoders: a coupling mode of :class:`EntanglementLayer` (``"auto"``,
+#: the default: dense below :data:`~qembed.nn.entanglement.AUTO_SPARSE_FROM` tokens, sparse from
+#: there on), or none.
+ENTANGLEMENT_CHOICES = ("auto", "dense", "sparse", "none")
 
 
 class EncodedBatch(NamedTuple):

@@ -28,7 +28,7 @@ class EncoderOptions:
     num_layers: int = 2
     num_heads: int = 4
     max_length: int = 512
-    entanglement: str = "dense"
+    entanglement: str = "auto"
     top_k: int = 16
     dropout: float = 0.1
     collapse_strategy: Any = "context_aware"

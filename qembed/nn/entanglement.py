@@ -31,7 +31,26 @@ from qembed.arguments import check_int
 from qembed.nn.roles import RoleTagged
 
 _TINY = torch.finfo(torch.float32).tiny
-MODES = ("dense", "sparse")
+MODES = ("auto", "dense", "sparse")
+
+#: ``mode="auto"`` couples sequences shorter than this densely and longer ones (this long or
+#: more) sparsely. Measured by ``benchmarks/model_speed.py`` (the layer alone, forward +
+#: backward, B = 32, D = 64, K = 4, top-16, one CPU thread, medians of 3; ``benchmarks/README.md``,
+#: "Model speed"): dense is faster up to T = 96 (26.7 against 32.7 ms), the two tie at T = 128
+#: (43.7 against 44.7 ms; interpolated crossover T = 132) and sparse is faster from there on
+#: (1.4x at 192, 1.8x at 256, 5.3x at 1024), holding ``O(T top_k)`` pairs instead of ``T^2``.
+#: The embedded corpus's sentences (at most 24 tokens) stay dense.
+AUTO_SPARSE_FROM = 128
+
+#: Dense mode couples at most about this many pairs (batch x query rows x length) at a time.
+#: Coupled whole, every intermediate of the closed form is a ``[B, T, T]`` tensor: from
+#: T = 512 at B = 32 (32 MiB each) the allocator maps and faults in fresh pages for each
+#: one, and the layer's time grew as T^2.7 from T = 256 to 1024 (0.24 s to 9.9 s;
+#: ``benchmarks/model_speed.py --dense-block-pairs 0``). In blocks of query rows the
+#: intermediates stay small enough to be reused: T^2.0 (0.18 s to 2.7 s). The result is the
+#: same (one block whenever ``B T^2`` fits, as at every length of the embedded corpus, so
+#: that computation is unchanged bit for bit).
+DENSE_BLOCK_PAIRS = 2**20
 
 
 class EntanglementOutput(NamedTuple):
@@ -88,9 +107,12 @@ class EntanglementLayer(RoleTagged):
     ``mode="sparse"`` couples each token with the ``top_k`` partners of highest
     coupling score (``O(T * top_k)`` memory; partners are chosen in chunks of
     ``chunk_size`` query positions). With ``top_k >= T - 1`` both give the same
-    result. All parameters have the role ``entanglement``.
+    result. ``mode="auto"`` chooses per forward from the sequence length: dense below
+    :data:`AUTO_SPARSE_FROM` tokens, sparse from there on (the same parameters either
+    way; the length is a static shape, so a compiled model compiles each path it
+    meets). All parameters have the role ``entanglement``.
 
-    ``memory_efficient=True`` (dense mode) couples ``chunk_size`` query rows at a time,
+    ``memory_efficient=True`` (dense mode, and auto mode when dense) couples ``chunk_size`` query rows at a time,
     recomputing each chunk in backward, and reports per token the mean and the mean
     square of its pairs' entanglement instead of every pair (see
     :class:`EntanglementOutput`), so peak memory grows with ``chunk_size * T`` rather
@@ -162,17 +184,16 @@ class EntanglementLayer(RoleTagged):
                 if attention_mask is None else attention_mask.bool())
         query, key, value = self.query(hidden_states), self.key(hidden_states), self.value(hidden_states)
         rotated = amplitudes.float() @ self.coupling().T  # c_j = Q a_j
-        if self.mode == "dense" and self.memory_efficient:
+        mode = self.mode_for(length)
+        if mode == "dense" and self.memory_efficient:
             mixed, means, squares, has_partners = self._dense_in_chunks(query, key, value, amplitudes, rotated, mask)
             partners = torch.arange(length, device=mask.device).view(1, length, 1).expand(batch, length, 1)
             mixing = means * has_partners
             entanglement = torch.cat([means, squares], dim=1)
             pair_mask = torch.cat([has_partners, torch.zeros_like(has_partners)], dim=1)
-        elif self.mode == "dense":
-            rows = torch.arange(length, device=mask.device)
-            mixed, entanglement, pair_mask, mixing = self._dense_rows(query, key, value, amplitudes, rotated, mask,
-                                                                      rows)
-            partners = rows.expand(batch, length, length)
+        elif mode == "dense":
+            mixed, entanglement, pair_mask, mixing = self._dense_blocks(query, key, value, amplitudes, rotated, mask)
+            partners = torch.arange(length, device=mask.device).expand(batch, length, length)
         else:
             partners = self._top_partners(query, key, mask)
             own = torch.arange(length, device=mask.device).view(1, length, 1)
@@ -185,6 +206,12 @@ class EntanglementLayer(RoleTagged):
             mixed = torch.einsum("btp,btpd->btd", mixing.to(value.dtype), value)
         hidden = hidden_states + self.dropout(self.output(mixed))
         return EntanglementOutput(hidden, entanglement, partners, pair_mask, mixing)
+
+    def mode_for(self, length: int) -> str:
+        """``"dense"`` or ``"sparse"``: how a sequence of ``length`` tokens is coupled."""
+        if self.mode != "auto":
+            return self.mode
+        return "dense" if length < AUTO_SPARSE_FROM else "sparse"
 
     def _couple(self, scores: Tensor, overlap: Tensor, pair_mask: Tensor) -> tuple[Tensor, Tensor]:
         """Pair entanglement from coupling scores and overlaps, and the mixing weights."""
@@ -202,6 +229,21 @@ class EntanglementLayer(RoleTagged):
         overlap = amplitudes.float() @ rotated.transpose(1, 2)
         entanglement, mixing = self._couple(scores, overlap, pair_mask)
         return mixing.to(value.dtype) @ value, entanglement, pair_mask, mixing
+
+    def _dense_blocks(self, query: Tensor, key: Tensor, value: Tensor, amplitudes: Tensor, rotated: Tensor,
+                      mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Dense coupling of all pairs, in blocks of query rows of about
+        :data:`DENSE_BLOCK_PAIRS` pairs each (one block when they all fit)."""
+        batch, length = mask.shape
+        rows = max(1, DENSE_BLOCK_PAIRS // (batch * length))
+        if rows >= length:
+            return self._dense_rows(query, key, value, amplitudes, rotated, mask,
+                                    torch.arange(length, device=mask.device))
+        blocks = [self._dense_rows(query[:, start:start + rows], key, value, amplitudes[:, start:start + rows],
+                                   rotated, mask, torch.arange(start, min(start + rows, length), device=mask.device))
+                  for start in range(0, length, rows)]
+        mixed, entanglement, pair_mask, mixing = (torch.cat(parts, dim=1) for parts in zip(*blocks))
+        return mixed, entanglement, pair_mask, mixing
 
     def _dense_in_chunks(self, query: Tensor, key: Tensor, value: Tensor, amplitudes: Tensor, rotated: Tensor,
                          mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:

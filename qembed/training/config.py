@@ -130,7 +130,8 @@ class QuantumTrainingConfig:
     mixed_precision: bool | str = attrs.field(default=False, validator=_one_of(False, True, "bf16", "fp16"))
     quantum_memory_efficient: bool = attrs.field(default=False, validator=_boolean)
     quantum_parallel: bool = attrs.field(default=False, validator=_boolean)
-    entanglement_optimization: str | None = attrs.field(default=None, validator=_one_of(None, "dense", "sparse"))
+    entanglement_optimization: str | None = attrs.field(default=None,
+                                                        validator=_one_of(None, "auto", "dense", "sparse"))
     collapse_optimization: str = attrs.field(default="batched", validator=_one_of("batched", "sequential"))
     distributed_training: bool = attrs.field(default=False, validator=_boolean)
     quantum_sync: bool = attrs.field(default=False, validator=_boolean)
