@@ -118,9 +118,9 @@ def test_compiling_a_compiled_model_is_refused():
 
 
 @pytest.mark.slow
-def test_inductor_training_agrees_with_eager(monkeypatch):
-    monkeypatch.setattr(torch._inductor.config, "fallback_random", True)  # the collapses draw as eager does
-    model = QuantumClassifier(VOCAB, LABELS, embedding_dim=16, num_layers=0, num_heads=2, dropout=0.0)
+def test_inductor_training_agrees_with_eager():
+    """Dropout on: the trainer's compile draws dropout masks and collapses as eager does (fallback_random)."""
+    model = QuantumClassifier(VOCAB, LABELS, embedding_dim=16, num_layers=1, num_heads=2, dropout=0.1)
     batches = [batch(8, 10, seed) for seed in range(3)]
     trained = {}
     for compile_ in (False, True):
@@ -138,3 +138,13 @@ def test_the_run_config_key_is_checked():
     assert TrainingSection(compile={"mode": "max-autotune"}).compile == {"mode": "max-autotune"}
     with pytest.raises(ConfigError, match="compile has no option 'dynamc' \\(did you mean 'dynamic'\\?\\)"):
         TrainingSection(compile={"dynamc": True})
+
+
+@pytest.mark.parametrize("options", [{}, {"mode": "max-autotune", "dynamic": False}, {"backend": "aot_eager"},
+                                     {"backend": "aot_eager", "mode": "default"}])
+def test_every_compile_option_set_builds(options):
+    """torch.compile takes a mode or inductor options, not both: a mode is passed as the options it stands for."""
+    from qembed.training.compilation import compile_module
+
+    compiled = compile_module(QuantumClassifier(VOCAB, LABELS, **TINY), options)
+    assert isinstance(compiled, torch._dynamo.eval_frame.OptimizedModule)

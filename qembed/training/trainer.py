@@ -53,7 +53,7 @@ from qembed.training.batches import (
 )
 from qembed.training import checkpoint, logger_relay, rng_state, run_folder, run_lock
 from qembed.training.checkpoint import RunState
-from qembed.training.compilation import compile_options, is_compiled, mark_dynamic, original_module
+from qembed.training.compilation import compile_module, compile_options, is_compiled, mark_dynamic, original_module
 from qembed.training.checkpoint_io import (
     atomic_save,
     atomic_write_bytes,
@@ -219,7 +219,7 @@ class QuantumTrainer:
         # evaluation's collapse samples draw from a torch.Generator, which cannot enter a compiled graph
         self._sampling_network = self._network if given is model else self.model
         if self._compile is not None:
-            self._network = torch.compile(self._network, **self._compile)
+            self._network = compile_module(self._network, self._compile)
         self._marks_dynamic = (self._compile is not None or is_compiled(given)) and (
             self._compile or {}).get("dynamic") is not False
         self._sharded: dict[int, Any] = {}
