@@ -4,7 +4,9 @@ and how close a step comes to the machine's matmul peak.
 For each sequence length ``T``: ``QuantumClassifier`` with its defaults (D = 64, 2 blocks, K = 4,
 ``entanglement="auto"``) and ``ClassicalClassifier`` with its defaults (3 blocks: one in place of the
 entanglement layer, the same number of mixing layers), a training step of B = 32 random sentences
-(forward, cross-entropy, backward, AdamW step), eager and ``torch.compile(model, dynamic=False)``.
+(forward, cross-entropy, backward, AdamW step), eager and compiled as ``QuantumTrainer(compile=
+{"dynamic": False})`` compiles (``qembed.training.compilation.compile_module``: inductor with
+``fallback_random``, dropout's random numbers drawn by eager's functions in the graph).
 Variants rotate which goes first over the repetitions; each figure is a median. Per variant:
 
 - time per step and steps/s;
@@ -46,6 +48,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 import qembed.nn.entanglement as entanglement_module
 from qembed.models import ClassicalClassifier, QuantumClassifier
 from qembed.nn import EntanglementLayer
+from qembed.training.compilation import compile_module
 
 VOCAB, LABELS = 1000, 4
 MODELS = ("quantum", "classical")
@@ -80,7 +83,7 @@ class Variant:
         self.ids = torch.randint(0, VOCAB, (batch, length), generator=generator)
         self.mask = torch.ones(batch, length, dtype=torch.long)
         self.labels = torch.randint(0, LABELS, (batch,), generator=generator)
-        self.forward = torch.compile(self.model, dynamic=False) if compiled else self.model
+        self.forward = compile_module(self.model, {"dynamic": False}) if compiled else self.model
         self.compile_s: float | None = None
         self.steps = 1
 

@@ -36,9 +36,9 @@ MODES = ("auto", "dense", "sparse")
 #: ``mode="auto"`` couples sequences shorter than this densely and longer ones (this long or
 #: more) sparsely. Measured by ``benchmarks/model_speed.py`` (the layer alone, forward +
 #: backward, B = 32, D = 64, K = 4, top-16, one CPU thread, medians of 3; ``benchmarks/README.md``,
-#: "Model speed"): dense is faster up to T = 96 (26.7 against 32.7 ms), the two tie at T = 128
-#: (43.7 against 44.7 ms; interpolated crossover T = 132) and sparse is faster from there on
-#: (1.4x at 192, 1.8x at 256, 5.3x at 1024), holding ``O(T top_k)`` pairs instead of ``T^2``.
+#: "Model speed"; two runs): dense is faster up to T = 96 (0.82-0.88 of sparse's time), the two
+#: meet at T = 128 (0.98 and 1.06; interpolated crossover T = 132 and 117) and sparse is faster
+#: from there on (1.4-1.5x at 192, 5.3-5.5x at 1024), holding ``O(T top_k)`` pairs instead of ``T^2``.
 #: The embedded corpus's sentences (at most 24 tokens) stay dense.
 AUTO_SPARSE_FROM = 128
 
