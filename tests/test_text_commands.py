@@ -537,6 +537,9 @@ def test_a_saved_model_refuses_a_label_map_or_tokenizer_that_does_not_fit(tmp_pa
                                          rf"model's vocab_size is {tokenizer.vocab_size - 1}"):
         model.save_pretrained(tmp_path / "m", tokenizer=tokenizer)
     assert not (tmp_path / "m").exists()
+    with pytest.raises(ValueError, match="the label map holds 3 labels, but the model predicts 2 classes"):
+        fitting = QuantumClassifier(tokenizer.vocab_size, 2, embedding_dim=16, num_layers=1, num_heads=2)
+        Predictor(fitting, tokenizer, LabelMap(["x", "y", "z"])).predict(QUERIES)
 
 
 def test_predict_checks_its_batch_size_and_creates_the_output_folder(csv_run, tmp_path, capsys):

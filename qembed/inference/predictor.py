@@ -103,7 +103,10 @@ class Predictor:
             label = None
             if not predictions.token_level:
                 row = predictions.probabilities[index].tolist()
-                keys = names if names is not None and len(names) == len(row) else [str(i) for i in range(len(row))]
+                if names is not None and len(names) != len(row):
+                    raise ValueError(f"the label map holds {len(names)} labels, but the model predicts {len(row)} "
+                                     "classes: give the label map it was trained with")
+                keys = names if names is not None else [str(i) for i in range(len(row))]
                 probabilities = dict(zip(keys, row))
                 label = keys[max(range(len(row)), key=row.__getitem__)]
             results.append(TextPrediction(text, label, probabilities, float(predictions.uncertainty[index]),
