@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from qembed.nn.output import QuantumOutput
@@ -26,6 +27,13 @@ class BadBatchError(ValueError):
     """A batch the trainer cannot use, with what it holds named."""
 
 
+def original_module(model: nn.Module) -> nn.Module:
+    """The module a ``torch.compile`` wrapper compiles (``model`` itself when it is none)."""
+    inner = getattr(model, "_orig_mod", None)
+    return inner if isinstance(model, torch._dynamo.eval_frame.OptimizedModule) and isinstance(inner, nn.Module) \
+        else model
+
+
 class ModelCall:
     """Calls a model with the parts of a batch its ``forward`` accepts. ``labels_required``:
     a dict batch without ``labels`` raises (training, evaluation), or gives ``None`` labels
@@ -33,7 +41,7 @@ class ModelCall:
 
     def __init__(self, model: nn.Module, *, pass_labels: bool, labels_required: bool = True) -> None:
         # a torch.compile wrapper's forward takes (*args, **kwargs): read the module it compiles
-        parameters = inspect.signature(getattr(model, "_orig_mod", model).forward).parameters
+        parameters = inspect.signature(original_module(model).forward).parameters
         self.accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         self.accepted = frozenset(parameters)
         self.pass_labels = pass_labels and ("labels" in self.accepted or self.accepts_any)

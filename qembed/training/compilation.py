@@ -1,10 +1,10 @@
-"""``torch.compile`` in the trainer: the ``compile=`` option, checked, and the model a
-compiled wrapper holds.
+"""``torch.compile`` in the trainer: the ``compile=`` option, checked, and compiling with it.
 
 The trainer compiles the model's forward (``torch.compile`` of the module; the model
 itself is left as it is) and keeps the plain module for everything else, so its
 ``state_dict`` keys, checkpoints and saved models are those of an uncompiled model. A
-model the user compiled (an ``OptimizedModule``) is unwrapped the same way.
+model the user compiled (an ``OptimizedModule``) is unwrapped the same way
+(:func:`qembed.training.batches.original_module`).
 """
 
 from __future__ import annotations
@@ -74,13 +74,6 @@ def compile_module(module: Any, options: Mapping[str, Any]) -> Any:
         chosen = torch._inductor.list_mode_options(mode, arguments.get("dynamic")) if mode else {}
         arguments["options"] = {**chosen, "fallback_random": True}
     return torch.compile(module, **arguments)
-
-
-def original_module(model: nn.Module) -> nn.Module:
-    """The module a ``torch.compile`` wrapper compiles (``model`` itself when it is none)."""
-    inner = getattr(model, "_orig_mod", None)
-    return inner if isinstance(model, torch._dynamo.eval_frame.OptimizedModule) and isinstance(inner, nn.Module) \
-        else model
 
 
 def is_compiled(model: nn.Module) -> bool:

@@ -46,6 +46,7 @@ from qembed.training.batches import (
     as_output,
     field,
     first_examples,
+    original_module,
     replace_fields,
     token_count,
     with_sample_logits,
@@ -53,7 +54,7 @@ from qembed.training.batches import (
 )
 from qembed.training import checkpoint, logger_relay, rng_state, run_folder, run_lock
 from qembed.training.checkpoint import RunState
-from qembed.training.compilation import compile_module, compile_options, is_compiled, mark_dynamic, original_module
+from qembed.training.compilation import compile_module, compile_options, is_compiled, mark_dynamic
 from qembed.training.checkpoint_io import (
     atomic_save,
     atomic_write_bytes,
