@@ -71,9 +71,11 @@ def test_no_recompile_per_batch_size_length_or_collapse_probability():
 
 @pytest.mark.parametrize("make, labels", [
     (lambda: QuantumClassifier(VOCAB, LABELS, **TINY), lambda ids: torch.randint(0, LABELS, (ids.shape[0],))),
+    (lambda: QuantumClassifier(VOCAB, LABELS, entanglement="sparse", top_k=3, **TINY),
+     lambda ids: torch.randint(0, LABELS, (ids.shape[0],))),
     (lambda: QuantumMaskedLM(VOCAB, **TINY), lambda ids: torch.where(ids % 3 == 0, ids, -100)),
     (lambda: ClassicalClassifier(VOCAB, LABELS, **TINY), lambda ids: torch.randint(0, LABELS, (ids.shape[0],))),
-], ids=["QuantumClassifier", "QuantumMaskedLM", "ClassicalClassifier"])
+], ids=["QuantumClassifier", "QuantumClassifier-sparse", "QuantumMaskedLM", "ClassicalClassifier"])
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 def test_every_model_compiles_to_one_graph(make, labels, training):
     model = make().train(training)

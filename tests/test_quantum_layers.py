@@ -124,10 +124,16 @@ def test_sparse_entanglement_with_all_partners_equals_dense(length, mask_row):
     mask = torch.ones(3, length, dtype=torch.bool)
     if mask_row is not None:
         mask[1, mask_row:] = False
+    hidden.requires_grad_(), amplitudes.requires_grad_()
     d, s = dense(hidden, amplitudes, mask), sparse(hidden, amplitudes, mask)
     assert torch.allclose(d.hidden_states, s.hidden_states, atol=1e-5)
     dense_values = d.entanglement.gather(-1, s.partners)
     assert torch.allclose(dense_values[s.pair_mask], s.entanglement[s.pair_mask], atol=1e-6)
+    # and the same gradients (sparse mode recomputes its chunks of rows in backward)
+    weights = torch.randn_like(hidden)
+    grads = [torch.autograd.grad((out.hidden_states * weights).sum(), [hidden, amplitudes, *layer.parameters()])
+             for out, layer in ((d, dense), (s, sparse))]
+    assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(*grads))
 
 
 def test_sparse_mode_keeps_top_k_real_partners_and_never_the_token_itself():

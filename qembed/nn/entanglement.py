@@ -105,9 +105,10 @@ class EntanglementLayer(RoleTagged):
 
     ``mode="dense"`` couples all pairs (``O(T^2)`` time and memory);
     ``mode="sparse"`` couples each token with the ``top_k`` partners of highest
-    coupling score (``O(T * top_k)`` memory; partners are chosen in chunks of
-    ``chunk_size`` query positions). With ``top_k >= T - 1`` both give the same
-    result. ``mode="auto"`` chooses per forward from the sequence length: dense below
+    coupling score (``O(T * top_k)`` memory saved for backward; partners are chosen, and
+    their values mixed, in chunks of ``chunk_size`` query positions through matrix
+    products against every token, so its time still grows as ``T^2``, with a small
+    constant). With ``top_k >= T - 1`` both give the same result. ``mode="auto"`` chooses per forward from the sequence length: dense below
     :data:`AUTO_SPARSE_FROM` tokens, sparse from there on (the same parameters either
     way; the length is a static shape, so a compiled model compiles each path it
     meets). All parameters have the role ``entanglement``.
@@ -195,15 +196,12 @@ class EntanglementLayer(RoleTagged):
             mixed, entanglement, pair_mask, mixing = self._dense_blocks(query, key, value, amplitudes, rotated, mask)
             partners = torch.arange(length, device=mask.device).expand(batch, length, length)
         else:
-            partners = self._top_partners(query, key, mask)
+            partners, scores, overlap = self._top_pairs(query, key, amplitudes, rotated, mask)
             own = torch.arange(length, device=mask.device).view(1, length, 1)
             partner_real = _gather_positions(mask.unsqueeze(-1), partners).squeeze(-1)
             pair_mask = partner_real & mask.unsqueeze(-1) & (partners != own)
-            key, value, rotated = (_gather_positions(x, partners) for x in (key, value, rotated))
-            scores = torch.einsum("btd,btpd->btp", query, key) / math.sqrt(self.embedding_dim)
-            overlap = torch.einsum("btk,btpk->btp", amplitudes.float(), rotated)
             entanglement, mixing = self._couple(scores, overlap, pair_mask)
-            mixed = torch.einsum("btp,btpd->btd", mixing.to(value.dtype), value)
+            mixed = self._mix_pairs(mixing, partners, value)
         hidden = hidden_states + self.dropout(self.output(mixed))
         return EntanglementOutput(hidden, entanglement, partners, pair_mask, mixing)
 
@@ -284,21 +282,46 @@ class EntanglementLayer(RoleTagged):
         psi = torch.einsum("btk,btpl->btpkl", a, b) + strength[..., None, None] * self.coupling()
         return psi / torch.linalg.matrix_norm(psi).clamp_min(_TINY)[..., None, None]
 
-    def _top_partners(self, query: Tensor, key: Tensor, mask: Tensor) -> Tensor:
-        """Each token's ``top_k`` highest-scoring partners ``[B, T, P]``, chosen
-        without gradient in chunks of query positions so that no ``T x T`` score
-        matrix is ever held whole."""
+    def _top_pairs(self, query: Tensor, key: Tensor, amplitudes: Tensor, rotated: Tensor,
+                   mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Each token's ``top_k`` highest-scoring partners ``[B, T, P]``, with the pairs'
+        coupling scores and overlaps ``[B, T, P]``.
+
+        ``chunk_size`` query rows at a time, the scores and overlaps of a chunk are computed
+        against every token as matrix products (as dense mode computes them) and the chosen
+        pairs' values taken from them: no ``T x T`` matrix is held beyond its chunk or saved
+        for backward (the gathers save only the partners), and no ``[B, T, P, D]`` keys are
+        gathered."""
         length = query.shape[1]
         count = max(1, min(self.top_k, length - 1))
         positions = torch.arange(length, device=query.device)
         chunks = []
-        with torch.no_grad():
-            for start in range(0, length, self.chunk_size):
-                stop = min(start + self.chunk_size, length)
-                scores = query[:, start:stop] @ key.transpose(1, 2)
-                allowed = mask.unsqueeze(1) & (positions.view(1, 1, -1) != positions[start:stop].view(1, -1, 1))
-                chunks.append(scores.masked_fill(~allowed, float("-inf")).topk(count, dim=-1).indices)
-        return torch.cat(chunks, dim=1)
+        for start in range(0, length, self.chunk_size):
+            stop = min(start + self.chunk_size, length)
+            products = query[:, start:stop] @ key.transpose(1, 2)
+            overlap = amplitudes[:, start:stop].float() @ rotated.transpose(1, 2)
+            allowed = mask.unsqueeze(1) & (positions.view(1, 1, -1) != positions[start:stop].view(1, -1, 1))
+            partners = products.detach().masked_fill(~allowed, float("-inf")).topk(count, dim=-1).indices
+            chunks.append((partners, products.gather(-1, partners), overlap.gather(-1, partners)))
+        partners, products, overlap = (torch.cat(parts, dim=1) for parts in zip(*chunks))
+        # scaled after the gather (the same values as dense mode's, on P pairs instead of T)
+        return partners, products / math.sqrt(self.embedding_dim), overlap
+
+    def _mix_pairs(self, mixing: Tensor, partners: Tensor, value: Tensor) -> Tensor:
+        """``sum_p mixing[b, t, p] value[b, partners[b, t, p]]`` ``[B, T, D]``.
+
+        ``chunk_size`` query rows at a time, the rows' pair weights are scattered into a
+        ``[B, rows, T]`` matrix and multiplied with ``value``: matrix products instead of
+        ``[B, T, P, D]`` gathered values (which a CPU moves several times slower). Each chunk
+        is recomputed in backward, so only the ``[B, T, P]`` weights and partners are saved."""
+        parts = []
+        for start in range(0, mixing.shape[1], self.chunk_size):
+            arguments = (mixing[:, start:start + self.chunk_size], partners[:, start:start + self.chunk_size], value)
+            if torch.is_grad_enabled():
+                parts.append(checkpoint(_scatter_product, *arguments, use_reentrant=False, preserve_rng_state=False))
+            else:
+                parts.append(_scatter_product(*arguments))
+        return torch.cat(parts, dim=1)
 
     def extra_repr(self) -> str:
         return (f"embedding_dim={self.embedding_dim}, num_states={self.num_states}, mode={self.mode!r}, "
@@ -329,6 +352,13 @@ def _gather_positions(values: Tensor, partners: Tensor) -> Tensor:
     offsets = (torch.arange(batch, device=values.device) * length).view(batch, 1, 1)
     flat = values.reshape(batch * length, features)
     return flat[(partners + offsets).reshape(-1)].reshape(*partners.shape, features)
+
+
+def _scatter_product(weights: Tensor, partners: Tensor, value: Tensor) -> Tensor:
+    """``weights`` ``[B, R, P]`` at columns ``partners`` of a ``[B, R, T]`` zero matrix, times
+    ``value`` ``[B, T, D]``."""
+    dense = torch.zeros(*partners.shape[:2], value.shape[1], dtype=value.dtype, device=value.device)
+    return dense.scatter_add_(-1, partners, weights.to(value.dtype)) @ value
 
 
 def _masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
