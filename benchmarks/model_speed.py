@@ -23,7 +23,12 @@ Then the entanglement layer alone (forward + backward, B = 32, D = 64, K = 4) de
 (top-16) over more lengths: the time exponent of each (least-squares slope of log time over log T,
 lengths >= 128) and the crossover length from which sparse is faster.
 
+``--device cuda --precision bf16`` runs it all on a GPU under bfloat16 autocast (CUDA times wait for the
+device; peak memory is the allocator's; the matmul peak is measured in bfloat16 there), and
+``--attention-dropout`` / ``--activation-dropout`` set the blocks' other dropout rates.
+
     python benchmarks/model_speed.py --lengths 32,128,512,1024 --repeats 5 --json model_speed.json
+    python benchmarks/model_speed.py --device cuda --precision bf16 --json model_speed_gpu.json
     python benchmarks/model_speed.py --smoke --json /tmp/smoke.json   # seconds: the shape of the output
 """
 
@@ -65,24 +70,33 @@ CPU_ATTENTION_FLOPS = {
 }
 
 
-def build(kind: str, max_length: int, dropout: float) -> nn.Module:
+def build(kind: str, max_length: int, args: argparse.Namespace) -> nn.Module:
     torch.manual_seed(0)
-    if kind == "quantum":
-        return QuantumClassifier(VOCAB, LABELS, max_length=max_length, dropout=dropout)
-    return ClassicalClassifier(VOCAB, LABELS, max_length=max_length, dropout=dropout)
+    options: dict[str, Any] = {"max_length": max_length, "dropout": args.dropout}
+    options.update({name: rate for name in ("attention_dropout", "activation_dropout")
+                    if (rate := getattr(args, name)) is not None})
+    model = (QuantumClassifier if kind == "quantum" else ClassicalClassifier)(VOCAB, LABELS, **options)
+    return model.to(args.device)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a CUDA step is timed when it has run, not when queued)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 class Variant:
     """One model, eager or compiled, with its optimizer and a fixed batch."""
 
-    def __init__(self, kind: str, compiled: bool, batch: int, length: int, dropout: float) -> None:
-        self.kind, self.compiled = kind, compiled
-        self.model = build(kind, max(length, 8), dropout).train()
+    def __init__(self, kind: str, compiled: bool, length: int, args: argparse.Namespace) -> None:
+        self.kind, self.compiled, self.device = kind, compiled, args.device
+        self.autocast = torch.autocast(args.device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+        self.model = build(kind, max(length, 8), args).train()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-3)
         generator = torch.Generator().manual_seed(length)
-        self.ids = torch.randint(0, VOCAB, (batch, length), generator=generator)
-        self.mask = torch.ones(batch, length, dtype=torch.long)
-        self.labels = torch.randint(0, LABELS, (batch,), generator=generator)
+        self.ids = torch.randint(0, VOCAB, (args.batch, length), generator=generator).to(args.device)
+        self.mask = torch.ones(args.batch, length, dtype=torch.long, device=args.device)
+        self.labels = torch.randint(0, LABELS, (args.batch,), generator=generator).to(args.device)
         self.forward = compile_module(self.model, {"dynamic": False}) if compiled else self.model
         self.compile_s: float | None = None
         self.steps = 1
@@ -92,7 +106,8 @@ class Variant:
         return f"{self.kind} {'compiled' if self.compiled else 'eager'}"
 
     def loss(self) -> torch.Tensor:
-        return self.forward(self.ids, self.mask, labels=self.labels).loss
+        with self.autocast:
+            return self.forward(self.ids, self.mask, labels=self.labels).loss
 
     def step(self) -> None:
         self.loss().backward()
@@ -111,21 +126,31 @@ class Variant:
         self.steps = max(1, min(steps, round(seconds / (time.perf_counter() - start))))
 
     def seconds_per_step(self) -> float:
+        synchronize(self.device)
         start = time.perf_counter()
         for _ in range(self.steps):
             self.step()
+        synchronize(self.device)
         return (time.perf_counter() - start) / self.steps
 
     def flops(self) -> int:
         """Forward + backward FLOPs of one step (the optimizer's elementwise update is not counted)."""
         counter = FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION_FLOPS)
-        with counter:
+        with counter, self.autocast:
             self.model(self.ids, self.mask, labels=self.labels).loss.backward()
         self.optimizer.zero_grad(set_to_none=True)
         return counter.get_total_flops()
 
     def peak_mib(self) -> float:
-        """Most bytes the step's tensors held at once, above what was held before it."""
+        """Most bytes the step's tensors held at once, above what was held before it (on CUDA:
+        the allocator's peak of allocated bytes)."""
+        if self.device.type == "cuda":
+            synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            held = torch.cuda.memory_allocated(self.device)
+            self.step()
+            synchronize(self.device)
+            return (torch.cuda.max_memory_allocated(self.device) - held) / 2**20
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             self.step()
         events = [event for event in prof.profiler.kineto_results.events()  # type: ignore[union-attr]
@@ -137,14 +162,17 @@ class Variant:
         return peak / 2**20
 
 
-def matmul_gflops(size: int) -> float:
-    """Float32 GFLOP/s of the best of three ``size x size`` matrix products on the current threads."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_gflops(size: int, device: torch.device, dtype: torch.dtype) -> float:
+    """GFLOP/s of the best of three ``size x size`` matrix products in ``dtype`` on ``device``
+    (on the CPU, on the current threads)."""
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
     a @ b  # warm up
     best = math.inf
     for _ in range(3):
+        synchronize(device)
         start = time.perf_counter()
         a @ b
+        synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
 
@@ -169,7 +197,7 @@ def model_rows(args: argparse.Namespace, peaks: list[float]) -> list[dict[str, A
     rows = []
     for length in args.lengths:
         torch._dynamo.reset()  # a fresh compile per length: no recompiles counted against the cache limit
-        variants = [Variant(kind, compiled, args.batch, length, args.dropout)
+        variants = [Variant(kind, compiled, length, args)
                     for compiled in ((False, True) if args.compile else (False,)) for kind in MODELS]
         flops = {variant.kind: variant.flops() for variant in variants if not variant.compiled}
         for variant in variants:
@@ -179,7 +207,7 @@ def model_rows(args: argparse.Namespace, peaks: list[float]) -> list[dict[str, A
         for repeat in range(args.repeats):
             for variant in rotated(variants, repeat):
                 times[variant.name].append(variant.seconds_per_step())
-            peaks.append(matmul_gflops(args.matmul_size))
+            peaks.append(matmul_gflops(args.matmul_size, args.device, args.matmul_dtype))
         for variant in variants:
             seconds = statistics.median(times[variant.name])
             rows.append({"model": variant.kind, "mode": "compiled" if variant.compiled else "eager",
@@ -200,16 +228,20 @@ def layer_sweep(args: argparse.Namespace) -> dict[str, Any]:
     medians: dict[str, list[float]] = {mode: [] for mode in modes}
     for length in args.layer_lengths:
         torch.manual_seed(0)
-        layers = {mode: EntanglementLayer(64, 4, mode=mode, top_k=args.top_k) for mode in modes}
+        layers = {mode: EntanglementLayer(64, 4, mode=mode, top_k=args.top_k).to(args.device) for mode in modes}
         layers["sparse"].load_state_dict(layers["dense"].state_dict())
-        hidden = torch.randn(args.batch, length, 64, requires_grad=True)
-        amplitudes = nn.functional.normalize(torch.randn(args.batch, length, 4), dim=-1)
+        hidden = torch.randn(args.batch, length, 64, device=args.device, requires_grad=True)
+        amplitudes = nn.functional.normalize(torch.randn(args.batch, length, 4, device=args.device), dim=-1)
+        autocast = torch.autocast(args.device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
 
         def run(mode: str) -> float:
+            synchronize(args.device)
             start = time.perf_counter()
             for _ in range(steps):
-                out = layers[mode](hidden, amplitudes)
-                (out.hidden_states.square().mean() + out.entanglement.mean()).backward()
+                with autocast:
+                    out = layers[mode](hidden, amplitudes)
+                (out.hidden_states.float().square().mean() + out.entanglement.mean()).backward()
+            synchronize(args.device)
             return (time.perf_counter() - start) / steps
 
         steps = 1
@@ -256,7 +288,8 @@ def table(result: dict[str, Any]) -> str:
                      f"| {row['peak_mib']:.0f} | {memory_ratio} | {row['gflop_per_step']:.2f} "
                      f"| {row['achieved_gflops'] / peak:.3f} | {compile_s} |")
     layer = result["layer"]
-    lines += ["", f"matmul peak (float32, {result['matmul_size']}^2, {result['machine']['threads']} thread(s)): "
+    lines += ["", f"matmul peak ({result['matmul_dtype']}, {result['matmul_size']}^2, {result['machine']['device']}, "
+              f"{result['machine']['threads']} CPU thread(s)): "
               f"{peak:.1f} GFLOP/s (median of {len(result['matmul_gflops_all'])})", "",
               "| T | dense layer ms | sparse layer ms | dense / sparse |", "| --- | --- | --- | --- |"]
     for length, dense, sparse in zip(layer["lengths"], layer["dense_ms"], layer["sparse_ms"]):
@@ -289,6 +322,13 @@ def main() -> None:
                         help="about this long per measurement of a model (at least one step)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--dropout", type=float, default=0.1, help="the models' dropout (their default 0.1)")
+    parser.add_argument("--attention-dropout", type=float, metavar="RATE",
+                        help="the blocks' attention dropout (default: the models' default)")
+    parser.add_argument("--activation-dropout", type=float, metavar="RATE",
+                        help="the blocks' activation dropout (default: the models' default)")
+    parser.add_argument("--device", type=torch.device, default=torch.device("cpu"), help="cpu (default) or cuda[:N]")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: the steps under bfloat16 autocast, the matmul peak in bfloat16")
     parser.add_argument("--top-k", type=int, default=16, help="partners per token of the sparse layer")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
                         help="also time torch.compile(model) (default on; off with --smoke)")
@@ -304,6 +344,9 @@ def main() -> None:
         args.lengths, args.layer_lengths, args.repeats, args.steps, args.batch, args.matmul_size = (
             [8, 16], [8, 16, 32], 1, 1, 4, 256)
         args.compile = "--compile" in sys.argv
+    if args.device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device here")
+    args.matmul_dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
     torch.set_num_threads(args.threads)
     if args.dense_block_pairs is not None:
         entanglement_module.DENSE_BLOCK_PAIRS = args.dense_block_pairs or sys.maxsize
@@ -312,11 +355,14 @@ def main() -> None:
     models = model_rows(args, peaks)
     layer = layer_sweep(args)
     if not peaks:  # no model lengths: the peak still comes from this run
-        peaks = [matmul_gflops(args.matmul_size) for _ in range(max(1, args.repeats))]
+        peaks = [matmul_gflops(args.matmul_size, args.device, args.matmul_dtype) for _ in range(max(1, args.repeats))]
     result = {
         "machine": {"torch": torch.__version__, "python": platform.python_version(), "threads": args.threads,
-                    "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+                    "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "device": (torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else "CPU")},
         "batch": args.batch, "repeats": args.repeats, "steps": args.steps, "dropout": args.dropout,
+        "attention_dropout": args.attention_dropout, "activation_dropout": args.activation_dropout,
+        "precision": args.precision, "matmul_dtype": str(args.matmul_dtype),
         "smoke": args.smoke, "matmul_size": args.matmul_size,
         "dense_block_pairs": entanglement_module.DENSE_BLOCK_PAIRS,
         "matmul_peak_gflops": statistics.median(peaks), "matmul_gflops_all": peaks,

@@ -5,7 +5,8 @@ Every model is trained with one recipe, the same for all and tuned for none: bat
 schedule, a fixed number of epochs per setting and no validation during training (no early
 stopping, no model selection), on the CPU with one thread per job. It is then tested once.
 
-Models (D = 64, 4 heads, dropout 0.1, ``max_length`` 64; all else equal):
+Models (D = 64, 4 heads, dropout 0.1 (the blocks' attention and activation dropout too, unless
+``--attention-dropout`` / ``--activation-dropout`` say otherwise), ``max_length`` 64; all else equal):
 
 - ``quantum``: ``QuantumClassifier`` with its defaults (4 senses, 2 blocks, dense
   entanglement, collapse, contextual senses, ``eval_collapse="expected"``);
@@ -104,6 +105,7 @@ QUANTUM_OPTIONS: dict[str, dict[str, Any]] = {
     "no_collapse": {"collapse": False},
     "context_free": {"contextual": False},
 }
+DROPOUT = 0.1  # every model's dropout (their default)
 MAX_LENGTH = 64  # longest sentence: 24 tokens (polysemy), 28 (WordNet nouns)
 BATCH_SIZE = 32
 OPTIMIZER = {"name": "adamw", "lr": 3e-3}
@@ -154,6 +156,7 @@ class Job:
     schedule: str
     seed: int
     data: Data
+    block_dropout: tuple[float, float] | None = None  # the blocks' (attention, activation) dropout; None: defaults
 
     def key(self) -> tuple[str, str, str, int, str, int]:
         return (self.setting, self.model, self.schedule, self.seed, self.data.describe(), self.data.epochs)
@@ -188,8 +191,11 @@ def loaders(corpus: Any, data: Data, seed: int) -> tuple[DataLoader, DataLoader]
             DataLoader(subsets[1], batch_size=BATCH_SIZE, shuffle=False, collate_fn=collate))
 
 
-def build_model(name: str, vocab_size: int, num_labels: int) -> torch.nn.Module:
-    common = {"embedding_dim": 64, "num_heads": 4, "max_length": MAX_LENGTH, "dropout": 0.1}
+def build_model(name: str, vocab_size: int, num_labels: int,
+                block_dropout: tuple[float, float] | None = None) -> torch.nn.Module:
+    common: dict[str, Any] = {"embedding_dim": 64, "num_heads": 4, "max_length": MAX_LENGTH, "dropout": DROPOUT}
+    if block_dropout is not None:
+        common.update(attention_dropout=block_dropout[0], activation_dropout=block_dropout[1])
     if name == "classical":
         return ClassicalClassifier(vocab_size, num_labels, num_layers=3, **common)
     return QuantumClassifier(vocab_size, num_labels, **{"num_states": 4, "num_layers": 2, "entanglement": "dense",
@@ -212,7 +218,7 @@ def run_job(job: Job) -> dict[str, Any]:
     corpus = corpus_for(job.data)
     train_loader, test_loader = loaders(corpus, job.data, job.seed)
     torch.manual_seed(job.seed)
-    model = build_model(job.model, corpus.vocab_size, corpus.num_labels)
+    model = build_model(job.model, corpus.vocab_size, corpus.num_labels, job.block_dropout)
     trainer = QuantumTrainer(model, dict(OPTIMIZER), "cross_entropy", {"superposition_schedule": job.schedule},
                              device="cpu", progress_bar=False, seed=job.seed)
     history = trainer.train(train_loader, num_epochs=job.data.epochs)
@@ -232,6 +238,7 @@ def run_job(job: Job) -> dict[str, Any]:
         "setting": job.setting, "model": job.model, "schedule": job.schedule, "seed": job.seed,
         "data": job.data.describe(), "epochs": job.data.epochs, "smoke": job.data.limit is not None,
         "params": sum(parameter.numel() for parameter in model.parameters()),
+        "model_options": model.init_options,
         "test": {name: finite(value) for name, value in metrics.items()},
         "eval_modes": eval_modes, "sense": sense,
         "train_loss": history.get("train_loss", []),
@@ -245,7 +252,8 @@ def run_job(job: Job) -> dict[str, Any]:
 
 # --- the job list -------------------------------------------------------------------------
 
-def job_list(settings: list[str], models: list[str], seeds: int, smoke: bool) -> list[Job]:
+def job_list(settings: list[str], models: list[str], seeds: int, smoke: bool,
+             block_dropout: tuple[float, float] | None = None) -> list[Job]:
     """Seed by seed, setting by setting, model by model; ``schedules`` adds the low quantum
     runs with each schedule (its ``linear`` ones are the low setting's)."""
     table = SMOKE_DATA if smoke else DATA
@@ -254,9 +262,10 @@ def job_list(settings: list[str], models: list[str], seeds: int, smoke: bool) ->
         for setting in settings:
             if setting == "schedules":
                 if "quantum" in models:
-                    jobs += [Job("low", "quantum", schedule, seed, table["low"]) for schedule in SCHEDULES]
+                    jobs += [Job("low", "quantum", schedule, seed, table["low"], block_dropout)
+                             for schedule in SCHEDULES]
             else:
-                jobs += [Job(setting, model, "linear", seed, table[setting]) for model in models]
+                jobs += [Job(setting, model, "linear", seed, table[setting], block_dropout) for model in models]
     unique: dict[tuple, Job] = {}
     for job in jobs:
         unique.setdefault(job.key(), job)
@@ -441,6 +450,40 @@ def difference_table(results: Results, settings: list[str], models: list[str]) -
     return lines + [f"| {' | '.join(row)} |" for row in rows] + [""]
 
 
+#: what --compare sets side by side: (label, path in a record)
+COMPARED = (("test accuracy", ("test", "accuracy")), ("uncertainty AUROC", ("test", "uncertainty_auroc")),
+            ("ECE", ("test", "ece")), ("sense accuracy", ("sense", "accuracy")))
+
+
+def block_dropouts(records: list[dict[str, Any]]) -> set[tuple[float, float]]:
+    """The (attention, activation) dropout of the blocks of each record's model: ``dropout``
+    where the option is None or unrecorded (as models do, and did before the options existed)."""
+    rates = set()
+    for record in records:
+        options = record.get("model_options") or {}
+        dropout = options.get("dropout", DROPOUT)
+        rates.add(tuple(dropout if options.get(name) is None else options[name]
+                        for name in ("attention_dropout", "activation_dropout")))
+    return rates  # type: ignore[return-value]
+
+
+def comparison_table(results: Results, other: Results, settings: list[str], models: list[str]) -> list[str]:
+    """Paired by seed, this file's runs minus ``other``'s, per setting, model and measure."""
+    rows = []
+    for setting in settings:
+        for model in models:
+            for label, path in COMPARED:
+                mine, theirs = results.values(setting, model, path), other.values(setting, model, path)
+                differences = paired(mine, theirs)
+                if differences:
+                    rows.append((setting, model, label, show(list(mine.values()), results.seeds),
+                                 show(list(theirs.values()), other.seeds), *show_difference(differences)))
+    lines = ["### This file against --compare (paired by seed)", "",
+             "| setting | model | measure | this file | --compare | difference | 95% CI | seeds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    return lines + [f"| {' | '.join(row)} |" for row in rows] + [""]
+
+
 def schedule_gaps(results: Results) -> dict[str, tuple[str, list[float]]]:
     """Per schedule: the better (by mean) of collapsed and superposed, and the per-seed
     differences default - that mode."""
@@ -531,6 +574,14 @@ def print_tables(records: list[dict[str, Any]], args: argparse.Namespace) -> Non
     if len(digests) > 1:
         print("WARNING: these results come from different versions of the library sources (source_digest); "
               "rerun the older ones before pooling them")
+    print("blocks' (attention, activation) dropout: "
+          + ", ".join(f"({attention}, {activation})" for attention, activation in sorted(block_dropouts(records))))
+    if args.compare is not None:
+        compared = read_records(args.compare)
+        print(f"\n--compare {args.compare}: blocks' (attention, activation) dropout "
+              + ", ".join(f"({attention}, {activation})" for attention, activation in sorted(block_dropouts(compared))))
+        print("\n".join(["", *comparison_table(results, Results(compared, args.seeds, args.smoke), settings,
+                                               args.models)]))
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -557,6 +608,13 @@ def main() -> None:
                                                  "a temporary file with --smoke)")
     parser.add_argument("--resume", action="store_true", help="skip the jobs already in --out and append")
     parser.add_argument("--table", action="store_true", help="only print the tables of the results in --out")
+    parser.add_argument("--attention-dropout", type=float, metavar="RATE",
+                        help="attention dropout of every model's blocks (default: the models' default); recorded "
+                             "with each run")
+    parser.add_argument("--activation-dropout", type=float, metavar="RATE",
+                        help="activation dropout of every model's blocks (default: the models' default)")
+    parser.add_argument("--compare", type=Path, metavar="FILE",
+                        help="also print this file's runs minus FILE's, paired by seed")
     parser.add_argument("--smoke", action="store_true",
                         help=f"tiny: {SMOKE_SENTENCES} train and test sentences per corpus, 1 epoch, 1 seed")
     args = parser.parse_args()
@@ -564,6 +622,13 @@ def main() -> None:
         args.seeds = 1 if args.smoke else 5
     if args.seeds < 1 or args.jobs < 1:
         parser.error("--seeds and --jobs must be >= 1")
+    rates = [args.attention_dropout, args.activation_dropout]
+    for flag, rate in zip(("--attention-dropout", "--activation-dropout"), rates):
+        if rate is not None and not 0.0 <= rate < 1.0:
+            parser.error(f"{flag} must be in [0, 1), got {rate}")
+    block_dropout = None if rates == [None, None] else tuple(DROPOUT if rate is None else rate for rate in rates)
+    if args.compare is not None and not args.compare.exists():
+        parser.error(f"--compare: no results file {args.compare}")
     if args.out is None:
         args.out = Path(tempfile.mkdtemp(prefix="qembed-science-")) / "science.jsonl" if args.smoke else DEFAULT_OUT
     if args.table:
@@ -574,8 +639,12 @@ def main() -> None:
     records = read_records(args.out)
     if records and not args.resume:
         parser.error(f"{args.out} already holds results: pass --resume to continue it, or choose another --out")
+    wanted = {block_dropout or (DROPOUT, DROPOUT)}
+    if records and block_dropouts(records) != wanted:
+        parser.error(f"{args.out} holds runs with other block dropouts ({sorted(block_dropouts(records))}) than "
+                     f"asked ({sorted(wanted)}): choose another --out")
     done = {record_key(record) for record in records}
-    jobs = job_list(args.settings, args.models, args.seeds, args.smoke)
+    jobs = job_list(args.settings, args.models, args.seeds, args.smoke, block_dropout)
     pending = [job for job in jobs if job.key() not in done]
     print(f"{len(pending)} of {len(jobs)} jobs to run ({len(jobs) - len(pending)} already in {args.out}), "
           f"{args.jobs} processes, torch {torch.__version__}", flush=True)

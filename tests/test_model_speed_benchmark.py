@@ -22,14 +22,18 @@ LAYER_KEYS = {"lengths", "top_k", "dense_ms", "sparse_ms", "dense_exponent", "sp
               "crossover_interpolated"}
 
 
-def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", [[], ["--precision", "bf16", "--attention-dropout", "0.1"]], ids=["fp32", "bf16"])
+def test_smoke_run_writes_every_figure(tmp_path: Path, options: list[str]) -> None:
     out = tmp_path / "speed.json"
-    result = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--json", str(out)], cwd=REPO_ROOT,
+    result = subprocess.run([sys.executable, str(SCRIPT), "--smoke", *options, "--json", str(out)], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=170, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, f"exit code {result.returncode}\n{result.stdout}\n{result.stderr}"
     figures = json.loads(out.read_text())
     assert figures["machine"]["threads"] == 1 and figures["machine"]["torch"]
     assert figures["matmul_peak_gflops"] > 0 and figures["smoke"] is True
+    assert figures["machine"]["device"] == "CPU"
+    assert (figures["precision"], figures["matmul_dtype"], figures["attention_dropout"]) == (
+        ("bf16", "torch.bfloat16", 0.1) if options else ("fp32", "torch.float32", None))
     rows = figures["models"]
     assert {(row["model"], row["mode"], row["length"]) for row in rows} == {
         (model, "eager", length) for model in ("quantum", "classical") for length in (8, 16)}

@@ -7,7 +7,7 @@ import inspect
 import pytest
 import torch
 
-from qembed.models import QuantumClassifier, QuantumEncoder, QuantumMaskedLM
+from qembed.models import ClassicalClassifier, QuantumClassifier, QuantumEncoder, QuantumMaskedLM
 from qembed.nn import QuantumOutput, set_collapse_probability
 
 
@@ -152,7 +152,7 @@ def test_load_encoder_names_what_does_not_fit(tmp_path):
 
 
 SHAPE = ["embedding_dim", "num_states", "num_layers", "num_heads", "max_length", "entanglement", "dropout"]
-SWITCHES = ["top_k", "collapse_strategy", "context_window", "eval_collapse", "contextual", "collapse"]
+SWITCHES = ["top_k", "attention_dropout", "activation_dropout", "collapse_strategy", "context_window", "eval_collapse", "contextual", "collapse"]
 
 
 @pytest.mark.parametrize(("model", "own"), [(QuantumClassifier, ["vocab_size", "num_labels"]),
@@ -187,7 +187,8 @@ def test_the_constructors_keep_their_positional_order():
 
     shape = ["embedding_dim", "num_states", "num_layers", "num_heads", "max_length", "entanglement"]
     assert positional(QuantumEncoder) == ["vocab_size", *shape, "top_k", "dropout", "collapse_strategy",
-                                          "context_window", "eval_collapse", "contextual", "collapse"]
+                                          "context_window", "eval_collapse", "contextual", "collapse",
+                                          "attention_dropout", "activation_dropout"]
     assert positional(QuantumClassifier) == ["vocab_size", "num_labels", *shape, "dropout"]
     assert positional(QuantumMaskedLM) == ["vocab_size", *shape, "dropout"]
     assert QuantumEncoder(50, 16, 2, 1, 2, 32, "sparse", 3).entanglement.top_k == 3
@@ -224,3 +225,33 @@ def test_entanglement_auto_is_the_default_and_trains_the_corpus_exactly_as_dense
         outputs.append(model(long_ids))
     assert outputs[0].pair_entanglement.shape == (1, AUTO_SPARSE_FROM, 4)
     assert all(torch.equal(outputs[0][key], outputs[1][key]) for key in outputs[0].keys())
+
+
+@pytest.mark.parametrize("option", ["attention_dropout", "activation_dropout"])
+@pytest.mark.parametrize("model_class", [QuantumClassifier, ClassicalClassifier])
+def test_the_blocks_dropout_options_act_in_training_only(model_class, option):
+    """Each option drops where it says (a different training forward than without it, from the
+    same weights and seed) and nowhere in evaluation; neither adds weights."""
+    options = {"embedding_dim": 16, "num_heads": 2, "num_layers": 1, "dropout": 0.0}
+    torch.manual_seed(0)
+    plain = model_class(50, 3, **options)
+    torch.manual_seed(0)
+    dropped = model_class(50, 3, **options, **{option: 0.5})
+    assert plain.state_dict().keys() == dropped.state_dict().keys()
+    assert all(torch.equal(value, dropped.state_dict()[key]) for key, value in plain.state_dict().items())
+    ids = torch.randint(4, 50, (4, 9))
+
+    def logits(model: torch.nn.Module, training: bool) -> torch.Tensor:
+        torch.manual_seed(1)
+        return model.train(training)(ids).logits
+
+    assert not torch.allclose(logits(plain, True), logits(dropped, True))
+    assert torch.equal(logits(plain, False), logits(dropped, False))
+
+
+@pytest.mark.parametrize("option", ["dropout", "attention_dropout", "activation_dropout"])
+@pytest.mark.parametrize("value", [1.0, -0.1, "0.1"])
+def test_bad_dropout_rates_are_refused_by_name(option, value):
+    for model_class in (QuantumClassifier, ClassicalClassifier):
+        with pytest.raises((ValueError, TypeError), match=option):
+            model_class(50, 3, **{option: value})

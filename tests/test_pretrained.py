@@ -103,7 +103,7 @@ def test_init_options_are_every_constructor_argument_and_rebuild_the_model():
     assert QuantumClassifier(**options).init_options == options
     assert ClassicalClassifier(VOCAB, LABELS, 8, num_heads=2).init_options == {
         "vocab_size": VOCAB, "num_labels": LABELS, "embedding_dim": 8, "num_layers": 3, "num_heads": 2,
-        "max_length": 512, "dropout": 0.1}
+        "max_length": 512, "dropout": 0.1, "attention_dropout": None, "activation_dropout": None}
 
 
 @settings(max_examples=8)

@@ -396,6 +396,7 @@ _FUZZ_KEYS = {
     "model": {"name": ['"QuantumClassifier"', '"ClassicalClassifier"', '"QuantumMaskedLM"'],
               "embedding_dim": ["8", "12", "16"], "num_states": ["1", "3"], "num_layers": ["0", "1"],
               "num_heads": ["1", "4"], "max_length": ["16", "64"], "dropout": ["0.0", "0.3"],
+              "attention_dropout": ["0.0", "0.2"], "activation_dropout": ["0.0", "0.2"],
               "entanglement": ['"auto"', '"dense"', '"sparse"', '"none"'], "contextual": ["true", "false"],
               "collapse_strategy": ['"context_aware"', '"born"'], "vocab_size": ["64"]},
     "data": {"num_train": ["8", "33"], "num_val": ["0", "5"], "num_test": ["0", "4"], "batch_size": ["1", "5", "64"],

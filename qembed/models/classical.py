@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from qembed.arguments import check_int, check_probability
+from qembed.arguments import check_int
 from qembed.models.encoder import check_block_options, transformer_blocks
 from qembed.models.heads import prediction_uncertainty
 from qembed.models.init_options import records_init_options
@@ -25,7 +25,8 @@ class ClassicalClassifier(PretrainedModel):
     number of layers; compare parameter counts with
     ``sum(p.numel() for p in model.parameters())``. Its output holds ``logits``,
     ``loss`` (with ``labels``), ``uncertainty`` and ``predictive_entropy``; it has no
-    quantum fields, so the trainer trains it like any model.
+    quantum fields, so the trainer trains it like any model. Its dropout options are the quantum
+    models' (``docs/models.md``, "Dropout").
     """
 
     @records_init_options
@@ -38,13 +39,14 @@ class ClassicalClassifier(PretrainedModel):
         num_heads: int = 4,
         max_length: int = 512,
         dropout: float = 0.1,
+        attention_dropout: float | None = None,
+        activation_dropout: float | None = None,
     ) -> None:
         super().__init__()
         check_int("vocab_size", vocab_size, minimum=1)
         check_int("num_labels", num_labels, minimum=2)
-        check_block_options(embedding_dim, num_heads, num_layers)
+        check_block_options(embedding_dim, num_heads, num_layers, dropout, attention_dropout, activation_dropout)
         check_int("max_length", max_length, minimum=1)
-        check_probability("dropout", dropout, open_low=False, open_high=True)
         self.vocab_size = vocab_size
         self.num_labels = num_labels
         self.max_length = max_length
@@ -52,7 +54,8 @@ class ClassicalClassifier(PretrainedModel):
         nn.init.normal_(self.embeddings.weight)  # as QuantumEmbeddings' sense vectors
         self.positions = nn.Embedding(max_length, embedding_dim)
         nn.init.normal_(self.positions.weight, std=0.02)
-        self.blocks = transformer_blocks(embedding_dim, num_heads, num_layers, dropout)
+        self.blocks = transformer_blocks(embedding_dim, num_heads, num_layers, dropout, attention_dropout,
+                                         activation_dropout)
         self.norm = nn.LayerNorm(embedding_dim)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(embedding_dim, num_labels)

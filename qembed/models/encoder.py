@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from qembed.arguments import check_int
+from qembed.arguments import check_int, check_probability
 from qembed.models.encoder_options import EncoderOptions, takes_encoder_options
 from qembed.models.pretrained import PretrainedModel, saved_weights
 from qembed.training.checkpoint_io import load_state_dict_checked
@@ -53,23 +53,36 @@ class EncodedBatch(NamedTuple):
         return fields
 
 
-def check_block_options(embedding_dim: int, num_heads: int, num_layers: int) -> None:
+def check_block_options(embedding_dim: int, num_heads: int, num_layers: int, dropout: float,
+                        attention_dropout: float | None, activation_dropout: float | None) -> None:
     """The checks of :func:`transformer_blocks`' options, for models that check everything first."""
     check_int("embedding_dim", embedding_dim, minimum=1)
     check_int("num_heads", num_heads, minimum=1)
     if embedding_dim % num_heads:
         raise ValueError(f"embedding_dim={embedding_dim} must be divisible by num_heads={num_heads}")
     check_int("num_layers", num_layers, minimum=0)
+    check_probability("dropout", dropout, open_low=False, open_high=True)
+    for name, value in (("attention_dropout", attention_dropout), ("activation_dropout", activation_dropout)):
+        if value is not None:
+            check_probability(name, value, open_low=False, open_high=True)
 
 
-def transformer_blocks(embedding_dim: int, num_heads: int, num_layers: int, dropout: float) -> nn.ModuleList:
-    """``num_layers`` pre-norm Transformer encoder blocks (GELU, feed-forward ``4 D``)."""
-    check_block_options(embedding_dim, num_heads, num_layers)
-    return nn.ModuleList(
+def transformer_blocks(embedding_dim: int, num_heads: int, num_layers: int, dropout: float,
+                       attention_dropout: float | None, activation_dropout: float | None) -> nn.ModuleList:
+    """``num_layers`` pre-norm Transformer encoder blocks (GELU, feed-forward ``4 D``), with
+    ``dropout`` on their two residual branches, ``attention_dropout`` on the attention weights
+    and ``activation_dropout`` after the feed-forward activation (as Hugging Face's BART names
+    them); each of the two is ``dropout`` when ``None``."""
+    check_block_options(embedding_dim, num_heads, num_layers, dropout, attention_dropout, activation_dropout)
+    blocks = nn.ModuleList(
         nn.TransformerEncoderLayer(embedding_dim, num_heads, 4 * embedding_dim, dropout,
                                    activation="gelu", batch_first=True, norm_first=True)
         for _ in range(num_layers)
     )
+    for block in blocks:
+        block.self_attn.dropout = dropout if attention_dropout is None else attention_dropout
+        block.dropout = nn.Dropout(dropout if activation_dropout is None else activation_dropout)
+    return blocks
 
 
 class QuantumEncoder(nn.Module):
@@ -80,7 +93,9 @@ class QuantumEncoder(nn.Module):
     (no entanglement layer: no ``entanglement`` fields in the output),
     ``collapse=False`` (never collapse), ``contextual=False`` (context-free sense
     probabilities); see :class:`~qembed.nn.QuantumEmbeddings` for ``eval_collapse``. Its
-    options are :class:`~qembed.models.encoder_options.EncoderOptions`.
+    options are :class:`~qembed.models.encoder_options.EncoderOptions`; ``dropout`` applies to the
+    embeddings, the entanglement layer's output and the blocks' residual branches,
+    ``attention_dropout`` and ``activation_dropout`` inside the blocks (:func:`transformer_blocks`).
     """
 
     @takes_encoder_options(*attrs.fields_dict(EncoderOptions))  # every option, in their order
@@ -89,7 +104,8 @@ class QuantumEncoder(nn.Module):
         if options.entanglement not in ENTANGLEMENT_CHOICES:
             raise ValueError(f"entanglement must be one of {ENTANGLEMENT_CHOICES}, got {options.entanglement!r}")
         dim, dropout = options.embedding_dim, options.dropout
-        check_block_options(dim, options.num_heads, options.num_layers)
+        check_block_options(dim, options.num_heads, options.num_layers, dropout, options.attention_dropout,
+                            options.activation_dropout)
         check_int("max_length", options.max_length, minimum=1)
         self.max_length = options.max_length
         self.embeddings = QuantumEmbeddings(vocab_size, dim, options.num_states, options.collapse_strategy,
@@ -101,7 +117,8 @@ class QuantumEncoder(nn.Module):
         self.entanglement = (None if options.entanglement == "none" else
                              EntanglementLayer(dim, options.num_states, mode=options.entanglement,
                                                top_k=options.top_k, dropout=dropout))
-        self.blocks = transformer_blocks(dim, options.num_heads, options.num_layers, dropout)
+        self.blocks = transformer_blocks(dim, options.num_heads, options.num_layers, dropout,
+                                         options.attention_dropout, options.activation_dropout)
         self.norm = nn.LayerNorm(dim)
         self.dropout = nn.Dropout(dropout)
         self.gradient_checkpointing = False

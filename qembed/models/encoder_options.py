@@ -36,6 +36,12 @@ class EncoderOptions:
     eval_collapse: bool | str = "expected"
     contextual: bool = True
     collapse: bool = True
+    # last: the encoder takes every option positionally, in this order. The blocks' attention and
+    # activation dropout; None: ``dropout``, as before they were options. Both at 0 train faster (the
+    # two largest dropout sites; attention without dropout is one fused kernel) but, in the science
+    # benchmark, less well on little data (benchmarks/README.md, "Dropout sites"), so None stays.
+    attention_dropout: float | None = None
+    activation_dropout: float | None = None
 
 
 #: the options a model built on the encoder takes positionally, after its own arguments

@@ -214,7 +214,7 @@ class QuantumEmbeddings(RoleTagged):
         else:
             probabilities, amplitudes = prior, prior_amplitudes
         weights, collapsed = self._collapse_weights(probabilities, agreement, mask, draws)
-        embeddings = torch.einsum("btk,btkd->btd", weights.to(senses.dtype), senses)
+        embeddings = _mix_senses(weights.to(senses.dtype), senses)
         return SuperposedEmbedding(embeddings, amplitudes, probabilities, weights, collapsed)
 
     def _collapse_weights(self, probabilities: Tensor, agreement: Tensor | None, mask: Tensor,
@@ -240,11 +240,12 @@ class QuantumEmbeddings(RoleTagged):
     def _context_agreement(self, senses: Tensor, probabilities: Tensor, mask: Tensor) -> Tensor:
         """``g <s_k, W c_t> / sqrt(D)``: how well each sense fits the token's context."""
         weight = mask.unsqueeze(-1).to(senses.dtype)
-        superposed = torch.einsum("btk,btkd->btd", probabilities.to(senses.dtype), senses) * weight
+        superposed = _mix_senses(probabilities.to(senses.dtype), senses) * weight
         totals, counts = _window_sums(superposed, weight, self.context_window)
         context = (totals - superposed) / (counts - weight).clamp_min(1.0)
         projected = self.context_projection(context)
-        return CONTEXT_GAIN * torch.einsum("btkd,btd->btk", senses, projected) / math.sqrt(self.embedding_dim)
+        agreement = (senses * projected.unsqueeze(-2)).sum(-1)  # <s_k, W c>, as _mix_senses (see there)
+        return CONTEXT_GAIN * agreement / math.sqrt(self.embedding_dim)
 
     def extra_repr(self) -> str:
         return (
@@ -297,6 +298,13 @@ def evaluation_collapse(model: nn.Module, mode: bool | str) -> Iterator[None]:
     finally:
         for layer, value in zip(layers, saved):
             layer.eval_collapse = value
+
+
+def _mix_senses(weights: Tensor, senses: Tensor) -> Tensor:
+    """``sum_k weights[..., k] senses[..., k, :]``, as a broadcast product and sum: the
+    einsum's backward is one ``K x D`` outer product per token, run as tiny matrix products
+    (fwd + bwd at B = 32, T = 128 on one CPU thread: 10 ms against 1.6 ms)."""
+    return (weights.unsqueeze(-1) * senses).sum(-2)
 
 
 def _window_sums(values: Tensor, weight: Tensor, window: int | None) -> tuple[Tensor, Tensor]:

@@ -36,11 +36,12 @@ MODES = ("auto", "dense", "sparse")
 #: ``mode="auto"`` couples sequences shorter than this densely and longer ones (this long or
 #: more) sparsely. Measured by ``benchmarks/model_speed.py`` (the layer alone, forward +
 #: backward, B = 32, D = 64, K = 4, top-16, one CPU thread, medians of 3; ``benchmarks/README.md``,
-#: "Model speed"; two runs): dense is faster up to T = 96 (0.82-0.88 of sparse's time), the two
-#: meet at T = 128 (0.98 and 1.06; interpolated crossover T = 132 and 117) and sparse is faster
-#: from there on (1.4-1.5x at 192, 5.3-5.5x at 1024), holding ``O(T top_k)`` pairs instead of ``T^2``.
-#: The embedded corpus's sentences (at most 24 tokens) stay dense.
-AUTO_SPARSE_FROM = 128
+#: "Model speed"; two runs): dense is faster at T = 32 (0.83 of sparse's time), sparse from T = 64
+#: on (1.14-1.15x at 64, 1.57-1.63x at 128, 3.8x at 1024; interpolated crossover T = 47 and
+#: 48), holding ``O(T top_k)`` pairs instead of ``T^2``. (Before sparse mode scored and mixed its
+#: pairs through matrix products the crossover was T = 128.) The embedded corpus's sentences (at
+#: most 24 tokens; WordNet's at most 28) stay dense.
+AUTO_SPARSE_FROM = 64
 
 #: Dense mode couples at most about this many pairs (batch x query rows x length) at a time.
 #: Coupled whole, every intermediate of the closed form is a ``[B, T, T]`` tensor: from

@@ -65,8 +65,8 @@ def compile_module(module: Any, options: Mapping[str, Any]) -> Any:
     """``torch.compile(module, **options)``; under inductor its random numbers (dropout's
     masks, collapse samples) are drawn as eager draws them (``fallback_random``): compiled
     training then draws what eager training draws, and on the 2-core CPU of
-    ``benchmarks/README.md`` (QuantumClassifier, T = 128, dropout 0.1) a step took 194 ms
-    against 303 ms with inductor's own random numbers and 255 ms eager. A ``mode`` is passed
+    ``benchmarks/README.md`` (QuantumClassifier, T = 128, dropout 0.1) a step took 201 ms
+    against 301 ms with inductor's own random numbers and 238 ms eager. A ``mode`` is passed
     as the inductor options it stands for, since ``torch.compile`` takes a mode or options."""
     arguments = dict(options)
     if arguments.get("backend", "inductor") == "inductor":
