@@ -462,9 +462,9 @@ def block_dropouts(records: list[dict[str, Any]]) -> set[tuple[float, float]]:
     for record in records:
         options = record.get("model_options") or {}
         dropout = options.get("dropout", DROPOUT)
-        rates.add(tuple(dropout if options.get(name) is None else options[name]
-                        for name in ("attention_dropout", "activation_dropout")))
-    return rates  # type: ignore[return-value]
+        attention, activation = (options.get(name) for name in ("attention_dropout", "activation_dropout"))
+        rates.add((dropout if attention is None else attention, dropout if activation is None else activation))
+    return rates
 
 
 def comparison_table(results: Results, other: Results, settings: list[str], models: list[str]) -> list[str]:

@@ -247,6 +247,17 @@ def test_the_blocks_dropout_options_act_in_training_only(model_class, option):
 
     assert not torch.allclose(logits(plain, True), logits(dropped, True))
     assert torch.equal(logits(plain, False), logits(dropped, False))
+    blocks = dropped.encoder.blocks if model_class is QuantumClassifier else dropped.blocks
+    rates = {"attention_dropout": blocks[0].self_attn.dropout, "activation_dropout": blocks[0].dropout.p,
+             "residual": (blocks[0].dropout1.p, blocks[0].dropout2.p)}
+    assert rates[option] == 0.5 and rates["residual"] == (0.0, 0.0)
+    assert [rate for name, rate in rates.items() if name not in (option, "residual")] == [0.0]  # as dropout
+
+
+def test_the_blocks_dropout_rates_follow_dropout_unless_given():
+    model = ClassicalClassifier(50, 3, dropout=0.3, activation_dropout=0.05)
+    block = model.blocks[0]
+    assert (block.self_attn.dropout, block.dropout.p, block.dropout1.p, block.dropout2.p) == (0.3, 0.05, 0.3, 0.3)
 
 
 @pytest.mark.parametrize("option", ["dropout", "attention_dropout", "activation_dropout"])

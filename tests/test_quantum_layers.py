@@ -131,8 +131,9 @@ def test_sparse_entanglement_with_all_partners_equals_dense(length, mask_row):
     assert torch.allclose(dense_values[s.pair_mask], s.entanglement[s.pair_mask], atol=1e-6)
     # and the same gradients (sparse mode recomputes its chunks of rows in backward)
     weights = torch.randn_like(hidden)
-    grads = [torch.autograd.grad((out.hidden_states * weights).sum(), [hidden, amplitudes, *layer.parameters()])
-             for out, layer in ((d, dense), (s, sparse))]
+    grads = [torch.autograd.grad((out.hidden_states * weights).sum() + (entanglement * s.pair_mask).sum(),
+                                 [hidden, amplitudes, *layer.parameters()])
+             for out, layer, entanglement in ((d, dense, dense_values), (s, sparse, s.entanglement))]
     assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(*grads))
 
 
@@ -329,3 +330,21 @@ def test_dense_mode_in_blocks_of_query_rows_equals_one_block(monkeypatch):
         assert a.shape == b.shape and torch.allclose(a.float(), b.float(), atol=1e-6)
     assert torch.allclose(whole[1], blocks[1], atol=1e-6)
     assert all(torch.allclose(whole[2][name], blocks[2][name], atol=1e-6) for name in whole[2])
+
+
+def test_sparse_mode_saves_no_token_by_token_matrix_for_backward():
+    """Sparse mode's memory is O(T * top_k): what autograd keeps for backward is per token
+    (hidden states, amplitudes, pairs), never a chunk's [B, rows, T] scores (a gather saves
+    its whole input, so the chunks are recomputed in backward)."""
+    torch.manual_seed(0)
+    batch, length, dim = 2, 256, 8
+    layer = EntanglementLayer(dim, 4, mode="sparse", top_k=4, chunk_size=128)
+    hidden = torch.randn(batch, length, dim, requires_grad=True)
+    amplitudes = nn.functional.normalize(torch.randn(batch, length, 4), dim=-1)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda tensor: saved.append(tensor.numel()) or tensor,
+                                                  lambda tensor: tensor):
+        out = layer(hidden, amplitudes)
+    assert max(saved) <= batch * length * dim
+    out.hidden_states.sum().backward()
+    assert hidden.grad is not None and torch.isfinite(hidden.grad).all()

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 SCRIPT = REPO_ROOT / "benchmarks" / "science.py"
 MODELS = ("quantum", "one_sense", "no_entanglement", "no_collapse", "context_free", "classical")
-KEYS = {"setting", "model", "schedule", "seed", "data", "epochs", "smoke", "params", "test", "eval_modes", "sense",
-        "train_loss", "seconds", "torch", "python", "git_commit", "source_digest"}
+KEYS = {"setting", "model", "schedule", "seed", "data", "epochs", "smoke", "params", "model_options", "test",
+        "eval_modes", "sense", "train_loss", "seconds", "torch", "python", "git_commit", "source_digest"}
 METRICS = {"accuracy", "ece", "nll", "brier", "uncertainty", "predictive_entropy", "mutual_information",
            "sense_entropy", "uncertainty_auroc", "predictive_entropy_auroc"}
 
@@ -73,3 +73,29 @@ def test_smoke_run_writes_results_and_prints_tables(tmp_path: Path) -> None:
     assert len(out.read_text().splitlines()) == len(records)
     table = science("--out", str(out), "--settings", ",".join(settings), "--table").stdout
     assert table.strip() in stdout
+
+
+def test_block_dropout_runs_are_recorded_kept_apart_and_compared(tmp_path: Path) -> None:
+    """--attention-dropout / --activation-dropout reach the models and their records; a results
+    file is never resumed with other rates; --compare pairs two files' runs by seed."""
+    plain, dropped = tmp_path / "plain.jsonl", tmp_path / "dropped.jsonl"
+    jobs = ["--settings", "low", "--models", "quantum,classical"]
+    science("--out", str(plain), *jobs)
+    stdout = science("--out", str(dropped), *jobs, "--attention-dropout", "0", "--activation-dropout", "0.2").stdout
+    assert "blocks' (attention, activation) dropout: (0.0, 0.2)" in stdout
+    options = [json.loads(line)["model_options"] for line in dropped.read_text().splitlines()]
+    assert {(o["attention_dropout"], o["activation_dropout"]) for o in options} == {(0.0, 0.2)}
+    assert {json.loads(line)["model_options"]["attention_dropout"] for line in plain.read_text().splitlines()} == {None}
+
+    refused = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--out", str(dropped), *jobs, "--resume"],
+                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "other block dropouts" in refused.stderr
+    out_of_range = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--attention-dropout", "1.5"],
+                                  cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert out_of_range.returncode == 2 and "--attention-dropout must be in [0, 1), got 1.5" in out_of_range.stderr
+
+    compared = science("--out", str(dropped), *jobs, "--table", "--compare", str(plain)).stdout
+    assert "### This file against --compare (paired by seed)" in compared
+    rows = [line for line in compared.splitlines() if line.startswith("| low | ")]
+    assert {row.split(" | ")[1] for row in rows} >= {"quantum", "classical"}
+    assert all(row.endswith("| 1 |") for row in rows if "test accuracy" in row)

@@ -38,8 +38,9 @@ class EncoderOptions:
     collapse: bool = True
     # last: the encoder takes every option positionally, in this order. The blocks' attention and
     # activation dropout; None: ``dropout``, as before they were options. Both at 0 train faster (the
-    # two largest dropout sites; attention without dropout is one fused kernel) but, in the science
-    # benchmark, less well on little data (benchmarks/README.md, "Dropout sites"), so None stays.
+    # two largest dropout sites; attention without dropout is one fused CPU kernel), but in the science
+    # benchmark accuracy on little data came out lower (not resolved by 5 seeds) and nothing came out
+    # better (benchmarks/README.md, "Dropout sites"), so None stays.
     attention_dropout: float | None = None
     activation_dropout: float | None = None
 

@@ -34,14 +34,15 @@ _TINY = torch.finfo(torch.float32).tiny
 MODES = ("auto", "dense", "sparse")
 
 #: ``mode="auto"`` couples sequences shorter than this densely and longer ones (this long or
-#: more) sparsely. Measured by ``benchmarks/model_speed.py`` (the layer alone, forward +
-#: backward, B = 32, D = 64, K = 4, top-16, one CPU thread, medians of 3; ``benchmarks/README.md``,
-#: "Model speed"; two runs): dense is faster at T = 32 (0.83 of sparse's time), sparse from T = 64
-#: on (1.14-1.15x at 64, 1.57-1.63x at 128, 3.8x at 1024; interpolated crossover T = 47 and
-#: 48), holding ``O(T top_k)`` pairs instead of ``T^2``. (Before sparse mode scored and mixed its
-#: pairs through matrix products the crossover was T = 128.) The embedded corpus's sentences (at
-#: most 24 tokens; WordNet's at most 28) stay dense.
-AUTO_SPARSE_FROM = 64
+#: more) sparsely. Set at the crossover measured by ``benchmarks/model_speed.py`` when "auto"
+#: became the default (the layer alone, forward + backward, B = 32, D = 64, K = 4, top-16, one CPU
+#: thread: the two met at T = 128). Since sparse mode scores and mixes its pairs through matrix
+#: products it is faster from T = 64 (1.03x there, 1.4x at 128; ``benchmarks/README.md``, "Model
+#: speed"), but the threshold stays: it decides what a model computes (dense and sparse top-16
+#: differ once T > 17), so lowering it would change the outputs of every model trained with "auto"
+#: on 64-127 tokens, and no benchmark here measures accuracy at those lengths. The embedded
+#: corpus's sentences (at most 24 tokens) stay dense.
+AUTO_SPARSE_FROM = 128
 
 #: Dense mode couples at most about this many pairs (batch x query rows x length) at a time.
 #: Coupled whole, every intermediate of the closed form is a ``[B, T, T]`` tensor: from
@@ -108,8 +109,9 @@ class EntanglementLayer(RoleTagged):
     ``mode="sparse"`` couples each token with the ``top_k`` partners of highest
     coupling score (``O(T * top_k)`` memory saved for backward; partners are chosen, and
     their values mixed, in chunks of ``chunk_size`` query positions through matrix
-    products against every token, so its time still grows as ``T^2``, with a small
-    constant). With ``top_k >= T - 1`` both give the same result. ``mode="auto"`` chooses per forward from the sequence length: dense below
+    products against every token, recomputed in backward, so its time still grows as
+    ``T^2``, with a small constant). With ``top_k >= T - 1`` both give the same result.
+    ``mode="auto"`` chooses per forward from the sequence length: dense below
     :data:`AUTO_SPARSE_FROM` tokens, sparse from there on (the same parameters either
     way; the length is a static shape, so a compiled model compiles each path it
     meets). All parameters have the role ``entanglement``.
@@ -290,20 +292,24 @@ class EntanglementLayer(RoleTagged):
 
         ``chunk_size`` query rows at a time, the scores and overlaps of a chunk are computed
         against every token as matrix products (as dense mode computes them) and the chosen
-        pairs' values taken from them: no ``T x T`` matrix is held beyond its chunk or saved
-        for backward (the gathers save only the partners), and no ``[B, T, P, D]`` keys are
-        gathered."""
+        pairs' values taken from them, recomputed in backward: no ``T x T`` matrix is held
+        beyond its chunk or saved for backward, and no ``[B, T, P, D]`` keys are gathered."""
         length = query.shape[1]
         count = max(1, min(self.top_k, length - 1))
         positions = torch.arange(length, device=query.device)
         chunks = []
         for start in range(0, length, self.chunk_size):
             stop = min(start + self.chunk_size, length)
-            products = query[:, start:stop] @ key.transpose(1, 2)
-            overlap = amplitudes[:, start:stop].float() @ rotated.transpose(1, 2)
+            rows, row_amplitudes = query[:, start:stop], amplitudes[:, start:stop]
             allowed = mask.unsqueeze(1) & (positions.view(1, 1, -1) != positions[start:stop].view(1, -1, 1))
-            partners = products.detach().masked_fill(~allowed, float("-inf")).topk(count, dim=-1).indices
-            chunks.append((partners, products.gather(-1, partners), overlap.gather(-1, partners)))
+            with torch.no_grad():
+                products = rows @ key.transpose(1, 2)
+                partners = products.masked_fill_(~allowed, float("-inf")).topk(count, dim=-1).indices
+            arguments = (rows, key, row_amplitudes, rotated, partners)
+            # recomputed in backward: a gather saves its whole input, the chunk's [B, rows, T] matrices
+            values = (checkpoint(_pair_values, *arguments, use_reentrant=False, preserve_rng_state=False)
+                      if torch.is_grad_enabled() else _pair_values(*arguments))
+            chunks.append((partners, *values))
         partners, products, overlap = (torch.cat(parts, dim=1) for parts in zip(*chunks))
         # scaled after the gather (the same values as dense mode's, on P pairs instead of T)
         return partners, products / math.sqrt(self.embedding_dim), overlap
@@ -353,6 +359,14 @@ def _gather_positions(values: Tensor, partners: Tensor) -> Tensor:
     offsets = (torch.arange(batch, device=values.device) * length).view(batch, 1, 1)
     flat = values.reshape(batch * length, features)
     return flat[(partners + offsets).reshape(-1)].reshape(*partners.shape, features)
+
+
+def _pair_values(query: Tensor, key: Tensor, amplitudes: Tensor, rotated: Tensor,
+                 partners: Tensor) -> tuple[Tensor, Tensor]:
+    """The products ``q_i . k_j`` and overlaps ``a_i . c_j`` ``[B, R, P]`` of the pairs
+    ``(i, partners[i])``, taken from the ``[B, R, T]`` matrices against every token."""
+    products = (query @ key.transpose(1, 2)).gather(-1, partners)
+    return products, (amplitudes.float() @ rotated.transpose(1, 2)).gather(-1, partners)
 
 
 def _scatter_product(weights: Tensor, partners: Tensor, value: Tensor) -> Tensor:
