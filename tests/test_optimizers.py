@@ -369,7 +369,12 @@ def test_grad_scaler_steps_exactly_like_an_unscaled_step(cls, options):
         scaler.update()
         train_step(twin, plain, seed=step)
     for p, q in zip(model.parameters(), twin.parameters()):
-        torch.testing.assert_close(p, q)
+        # Not bit for bit: the coupling Q = matrix_exp(A - A^T) has a backward that exponentiates
+        # a block matrix holding the incoming gradient, squared as often as that block's norm
+        # asks, so a scaled loss's gradient there is proportional only to ~1e-7 relative; the
+        # second step's forward carries that to every parameter, and Adam turns it into up to
+        # ~1.5e-5 on elements whose gradient is near 0 (steps are ~1e-3).
+        torch.testing.assert_close(p, q, atol=1e-4, rtol=1e-4)
 
 
 # --- the plugin registry and option validation ------------------------------------------
